@@ -1,0 +1,68 @@
+"""Shared fixtures: the real local control plane on 127.0.0.1 with a temporary data directory."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_jupyter_dirs(tmp_path_factory):
+    """Keep runtime files and data of the tests away from the user's own Jupyter directories."""
+    root = tmp_path_factory.mktemp("jupyter")
+    saved = {k: os.environ.get(k) for k in ("JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "COMPUTE_WIDGETS_DATA_DIR")}
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(root / "runtime")
+    os.environ["JUPYTER_DATA_DIR"] = str(root / "data")
+    os.environ["COMPUTE_WIDGETS_DATA_DIR"] = str(root / "data" / "compute_widgets")
+    for key in ("CLARIFAI_PAT", "CLARIFAI_API_BASE", "CLARIFAI_USER_ID"):
+        os.environ.pop(key, None)
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """One real control plane for the session (uvicorn in a subprocess, SQLite in a temp dir)."""
+    from compute_widgets.local.runtime import start_server, stop_server
+
+    handle = start_server(data_dir=tmp_path_factory.mktemp("cp-session"), port=0)
+    yield handle
+    stop_server(handle)
+
+
+@pytest.fixture
+def fresh_server(tmp_path):
+    """A control plane of its own, for tests that restart, kill or count everything."""
+    from compute_widgets.local.runtime import start_server, stop_server
+
+    handle = start_server(data_dir=tmp_path / "cp", port=0)
+    yield handle
+    stop_server(handle)
+
+
+@pytest.fixture
+def client(server):
+    from compute_widgets.api.client import ComputeClient
+
+    with ComputeClient(server.url, server.token, user_id="me") as c:
+        yield c
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def uid():
+    """uid("np") -> a unique, valid ID such as "np-3f9a1c-7", so tests share one server safely."""
+
+    def make(prefix: str = "t") -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:6]}-{next(_counter)}"
+
+    return make
