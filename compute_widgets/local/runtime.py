@@ -1,0 +1,598 @@
+"""Start, find and stop the local control plane; the `compute-widgets` console script.
+
+One server per data directory. The data directory holds the SQLite store, the token file
+(generated at first start, mode 0600), the server log and a lock file. While a server runs it
+writes a runtime file ``jupyter_runtime_dir()/compute-widgets-<hash of data dir>.json``
+(``{url, token, pid, data_dir}``, mode 0600) that `find_server` (and so `connect()`) reads; the
+server removes it when it exits. A runtime file whose pid is dead is stale and is removed.
+
+Lifetime: a server started by `start_server`/`ensure_server` is a detached process (its own
+session, output to ``<data dir>/server.log``), so it **outlives the kernel that started it** and
+is shared by every kernel that uses the same data directory: restarting a kernel does not lose a
+running simulation, and two notebooks see the same clusters. It is stopped by `stop_server`,
+``compute-widgets stop``, or by the Jupyter server extension (`compute_widgets.local.jupyter`)
+at Jupyter shutdown when that extension started it. `ensure_server` holds an exclusive
+``fcntl.flock`` on ``<data dir>/server.lock`` around find-or-start, so kernels starting at the
+same moment end up sharing one server.
+
+The server binds 127.0.0.1 only and checks ``Authorization: Key <token>`` on every request.
+The token never appears in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+try:
+    from compute_widgets.api.errors import ComputeError
+except ImportError:  # pragma: no cover - until api/errors.py lands
+
+    class ComputeError(Exception):  # type: ignore[no-redef]
+        pass
+
+
+HOST = "127.0.0.1"
+DATA_DIR_ENV = "COMPUTE_WIDGETS_DATA_DIR"
+TOKEN_FILE = "token"
+STORE_FILE = "store.sqlite3"
+LOG_FILE = "server.log"
+LOCK_FILE = "server.lock"
+START_TIMEOUT = 60.0
+
+# Popen objects of the servers this process spawned: kept so they are reaped (no zombie that
+# looks alive to os.kill(pid, 0)) and never garbage-collected while running.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class ServerError(ComputeError):
+    """The local control plane could not be started, found or stopped (message says why)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerHandle:
+    """A running local control plane. `token` is hidden from the repr."""
+
+    url: str
+    token: str = dataclasses.field(repr=False)
+    pid: int
+    data_dir: Path
+    started: bool = dataclasses.field(default=False, compare=False)  # started by this call
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.data_dir) / LOG_FILE
+
+    @property
+    def runtime_file(self) -> Path:
+        return runtime_file_for(self.data_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+# paths and files
+
+
+def default_data_dir() -> Path:
+    """`$COMPUTE_WIDGETS_DATA_DIR`, else `jupyter_data_dir()/compute_widgets`."""
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "compute_widgets"
+
+
+def _resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
+    path = default_data_dir() if data_dir is None else Path(data_dir).expanduser()
+    return path.absolute().resolve()
+
+
+def runtime_file_for(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The runtime file of the server of `data_dir` (whether or not it exists)."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    key = hashlib.sha256(str(_resolve_data_dir(data_dir)).encode()).hexdigest()[:16]
+    return Path(jupyter_runtime_dir()) / f"compute-widgets-{key}.json"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write atomically with mode 0600 (the file is never readable by others, not even briefly)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def prepare_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Create the data dir and prove it is writable; one clear `ServerError` if it is not."""
+    path = _resolve_data_dir(data_dir)
+    hint = f"Choose another with --data-dir or ${DATA_DIR_ENV}."
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ServerError(
+            f"Cannot create the compute_widgets data directory {path}: {_why(e)}. {hint}"
+        ) from None
+    if not path.is_dir():
+        raise ServerError(f"The compute_widgets data directory {path} is not a directory. {hint}")
+    probe = path / f".write-test-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"\0" * 65536)  # a full disk fails here, not in the middle of a request
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise ServerError(
+            f"The compute_widgets data directory {path} is not writable: {_why(e)}. {hint}"
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return path
+
+
+def _why(e: OSError) -> str:
+    names = {
+        errno.EROFS: "read-only file system",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.ENOSPC: "no space left on device",
+        errno.EDQUOT: "disk quota exceeded",
+    }
+    return names.get(e.errno or 0, e.strerror or str(e))
+
+
+def load_or_create_token(data_dir: Path) -> str:
+    """The server token: generated at first start, kept in `<data dir>/token` with mode 0600."""
+    path = data_dir / TOKEN_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        token = path.read_text().strip()
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+        if token:
+            return token
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    token = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(path, 0o600)
+    return token
+
+
+def _read_runtime(path: Path) -> dict[str, Any] | None:
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}  # unreadable or half-written: treated as stale
+    return info if isinstance(info, dict) else {}
+
+
+def _remove_runtime_if(path: Path, pid: int | None) -> None:
+    """Remove the runtime file, but only if it still describes `pid` (or is broken)."""
+    info = _read_runtime(path)
+    if info is None:
+        return
+    if pid is None or not info or info.get("pid") == pid:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+# ---------------------------------------------------------------------------------------------
+# processes and health
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    proc = _CHILDREN.get(pid)
+    if proc is not None and proc.poll() is not None:  # our child: reap it, no zombie
+        _CHILDREN.pop(pid, None)
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    try:  # a zombie (exited, not yet reaped by a parent that is not us) is dead for us
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _health(url: str, token: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    """GET /local/health with the token: the JSON body when it answers SUCCESS, else None."""
+    try:
+        r = httpx.get(
+            f"{url}/local/health", headers={"Authorization": f"Key {token}"}, timeout=timeout
+        )
+    except httpx.HTTPError:
+        return None
+    if r.status_code != 200:
+        return None
+    try:
+        body = r.json()
+    except ValueError:
+        return None
+    status = body.get("status") if isinstance(body, dict) else None
+    if isinstance(status, dict) and status.get("code", 10000) != 10000:
+        return None
+    return body if isinstance(body, dict) else {}
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no server log)"
+    tail = "\n".join(text.rstrip().splitlines()[-lines:])
+    return tail or "(server log is empty)"
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+
+def find_server(data_dir: str | os.PathLike[str] | None = None) -> ServerHandle | None:
+    """The live server of `data_dir`, or None. A runtime file with a dead pid is removed."""
+    dd = _resolve_data_dir(data_dir)
+    path = runtime_file_for(dd)
+    info = _read_runtime(path)
+    if info is None:
+        return None
+    try:
+        url, token, pid = str(info["url"]), str(info["token"]), int(info["pid"])
+    except (KeyError, TypeError, ValueError):
+        _remove_runtime_if(path, None)
+        return None
+    if not _pid_alive(pid):
+        _remove_runtime_if(path, pid)
+        return None
+    if _health(url, token) is None:
+        return None  # alive but not answering (starting, or wedged): not usable right now
+    return ServerHandle(url=url, token=token, pid=pid, data_dir=dd)
+
+
+def start_server(
+    data_dir: str | os.PathLike[str] | None = None,
+    port: int = 0,
+    demo: bool = False,
+    background: bool = True,
+    timeout: float = START_TIMEOUT,
+) -> ServerHandle:
+    """Start a server for `data_dir` and wait until it answers.
+
+    `background=True` (default): a detached `python -m compute_widgets.local serve` process
+    that outlives this one. `background=False`: uvicorn in a daemon thread of this process
+    (dies with it; `stop_server` stops the thread).
+    """
+    dd = prepare_data_dir(data_dir)
+    if not background:
+        return _start_in_thread(dd, port, demo, timeout)
+    log_path = dd / LOG_FILE
+    cmd = _serve_argv(dd, port, demo)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # not killed by the kernel's Ctrl-C / process group
+            close_fds=True,
+            env=env,
+        )
+    _CHILDREN[proc.pid] = proc
+    path = runtime_file_for(dd)
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        if proc.poll() is not None:
+            _CHILDREN.pop(proc.pid, None)
+            raise ServerError(
+                f"The local control plane exited at start (code {proc.returncode}). "
+                f"Last lines of {log_path}:\n{_log_tail(log_path)}"
+            )
+        info = _read_runtime(path)
+        if info and info.get("pid") == proc.pid:
+            handle = ServerHandle(
+                url=str(info["url"]),
+                token=str(info["token"]),
+                pid=proc.pid,
+                data_dir=dd,
+                started=True,
+            )
+            if _health(handle.url, handle.token) is not None:
+                return handle
+        if time.monotonic() > deadline:
+            _terminate(proc.pid, grace=5.0)
+            raise ServerError(
+                f"The local control plane did not answer within {timeout:.0f} s. "
+                f"Last lines of {log_path}:\n{_log_tail(log_path)}"
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.2)
+
+
+def _serve_argv(data_dir: Path, port: int, demo: bool) -> list[str]:
+    """The command `start_server` spawns (a seam for tests of the runtime alone)."""
+    cmd = [sys.executable, "-m", "compute_widgets.local", "serve", "--port", str(port)]
+    return cmd + ["--data-dir", str(data_dir)] + (["--demo"] if demo else [])
+
+
+@contextlib.contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def ensure_server(
+    data_dir: str | os.PathLike[str] | None = None, demo: bool = False
+) -> ServerHandle:
+    """The live server of `data_dir`, started in the background if none answers.
+
+    Safe to call from several processes at once: they all get the same server.
+    """
+    dd = prepare_data_dir(data_dir)
+    with _locked(dd):
+        handle = find_server(dd)
+        if handle is not None:
+            return handle
+        return start_server(dd, port=0, demo=demo)
+
+
+def stop_server(handle: ServerHandle, timeout: float = 10.0) -> None:
+    """Stop the server: SIGTERM, wait up to `timeout` s, then SIGKILL. No-op if already gone."""
+    in_thread = _THREAD_SERVERS.pop(handle.url, None)
+    if in_thread is not None:
+        server, thread = in_thread
+        server.should_exit = True
+        thread.join(timeout)
+        _remove_runtime_if(runtime_file_for(handle.data_dir), handle.pid)
+        return
+    if handle.pid == os.getpid():
+        return  # an in-thread server of this process that is already stopped
+    info = _read_runtime(runtime_file_for(handle.data_dir))
+    ours = handle.pid in _CHILDREN or (bool(info) and info.get("pid") == handle.pid)
+    if ours:  # never signal a pid that may have been reused by an unrelated process
+        _terminate(handle.pid, grace=timeout)
+    # after SIGKILL the server could not clean up after itself
+    _remove_runtime_if(runtime_file_for(handle.data_dir), handle.pid)
+
+
+def _terminate(pid: int, grace: float) -> None:
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        if not _pid_alive(pid):
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    proc = _CHILDREN.pop(pid, None)
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the server itself
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    if host != HOST:
+        raise ServerError(
+            f"The local control plane binds {HOST} only (got host {host!r}); it is a "
+            "single-user server guarded by a token, not meant to be reachable from the network."
+        )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ServerError(f"Cannot listen on {host}:{port}: {e.strerror or e}.") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def build_app(data_dir: Path, token: str, demo: bool = False) -> Any:
+    """Store, catalog, clock, metrics engine (when available) and the FastAPI app."""
+    from compute_widgets.local.app import create_app
+    from compute_widgets.local.catalog import Catalog
+    from compute_widgets.local.clock import Clock
+    from compute_widgets.local.store import Store
+
+    store = Store(data_dir / STORE_FILE)
+    catalog = Catalog.load()
+    offset = store.get_clock_offset() if hasattr(store, "get_clock_offset") else 0.0
+    clock = Clock(offset_seconds=offset)
+    metrics = None
+    try:
+        from compute_widgets.local import metrics as metrics_mod
+    except ImportError:  # the simulator-backed metrics are optional: node counts from the store
+        metrics_mod = None
+    if metrics_mod is not None:
+        metrics = metrics_mod.MetricsEngine(store, catalog, clock)
+        if demo:
+            metrics_mod.seed_demo(store)
+    return create_app(store, catalog, clock, token, metrics=metrics)
+
+
+def _existing_server_message(dd: Path) -> str | None:
+    other = find_server(dd)
+    if other is None or other.pid == os.getpid():
+        return None
+    return (
+        f"A compute_widgets server for {dd} is already running at {other.url} (pid {other.pid}). "
+        "Stop it with `compute-widgets stop` or choose another --data-dir."
+    )
+
+
+def _make_uvicorn(app: Any) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, log_level="info", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+    )
+    return uvicorn.Server(config)
+
+
+def serve(
+    port: int = 0,
+    data_dir: str | os.PathLike[str] | None = None,
+    demo: bool = False,
+    host: str = HOST,
+) -> None:
+    """Run the control plane in the foreground until SIGTERM/SIGINT (`compute-widgets serve`)."""
+    sock = _bind(host, port)
+    try:
+        dd = prepare_data_dir(data_dir)
+        message = _existing_server_message(dd)
+        if message:
+            raise ServerError(message)
+        token = load_or_create_token(dd)
+        app = build_app(dd, token, demo)
+        server = _make_uvicorn(app)
+        url = f"http://{HOST}:{sock.getsockname()[1]}"
+        path = runtime_file_for(dd)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default
+        # handlers the process would die before removing the runtime file.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
+        info = {"url": url, "token": token, "pid": os.getpid(), "data_dir": str(dd)}
+        _write_private(path, json.dumps(info))
+        print(f"compute-widgets: serving {url} (data dir {dd}, pid {os.getpid()})", flush=True)
+        try:
+            server.run(sockets=[sock])
+        finally:
+            _remove_runtime_if(path, os.getpid())
+    finally:
+        sock.close()
+
+
+# in-process servers (start_server(background=False)), by url
+_THREAD_SERVERS: dict[str, tuple[Any, threading.Thread]] = {}
+
+
+def _start_in_thread(dd: Path, port: int, demo: bool, timeout: float) -> ServerHandle:
+    message = _existing_server_message(dd)
+    if message:
+        raise ServerError(message)
+    sock = _bind(HOST, port)
+    token = load_or_create_token(dd)
+    server = _make_uvicorn(build_app(dd, token, demo))
+    url = f"http://{HOST}:{sock.getsockname()[1]}"
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="compute-widgets-server", daemon=True
+    )
+    thread.start()
+    handle = ServerHandle(url=url, token=token, pid=os.getpid(), data_dir=dd, started=True)
+    _THREAD_SERVERS[url] = (server, thread)
+    deadline = time.monotonic() + timeout
+    while _health(url, token) is None:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise ServerError("The in-process local control plane did not start.")
+        time.sleep(0.02)
+    path = runtime_file_for(dd)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = {"url": url, "token": token, "pid": os.getpid(), "data_dir": str(dd)}
+    _write_private(path, json.dumps(info))
+    return handle
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="compute-widgets", description="The compute_widgets local control plane."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the server in the foreground")
+    s.add_argument("--port", type=int, default=0, help="TCP port (0 = pick a free one)")
+    s.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"data directory (default ${DATA_DIR_ENV} or <jupyter data dir>/compute_widgets)",
+    )
+    s.add_argument(
+        "--demo", action="store_true", help="seed example clusters and a week of history"
+    )
+    s.add_argument("--host", default=HOST, help=argparse.SUPPRESS)
+    for name, text in (("status", "show the running server"), ("stop", "stop the running server")):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("--data-dir", default=None)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`compute-widgets serve|status|stop`; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            serve(port=args.port, data_dir=args.data_dir, demo=args.demo, host=args.host)
+            return 0
+        dd = _resolve_data_dir(args.data_dir)
+        handle = find_server(dd)
+        if handle is None:
+            print(f"compute-widgets: no server running for {dd}")
+            return 1
+        if args.command == "status":
+            print(f"compute-widgets: running at {handle.url} (pid {handle.pid}, data dir {dd})")
+            return 0
+        stop_server(handle)
+        print(f"compute-widgets: stopped the server at {handle.url} (pid {handle.pid})")
+        return 0
+    except ServerError as e:
+        print(f"compute-widgets: error: {e}", file=sys.stderr)
+        return 2
