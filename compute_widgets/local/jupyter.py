@@ -1,0 +1,143 @@
+"""Jupyter server extension: the local control plane starts and stops with Jupyter.
+
+Enabled by ``jupyter-config/jupyter_server_config.d/compute_widgets.json`` (installed into
+``etc/jupyter``). At load it
+
+* starts the control plane of the data directory in a background thread (`ensure_server`), so
+  Jupyter's own start is not delayed; a server that already runs for that directory is reused;
+* exports ``COMPUTE_WIDGETS_DATA_DIR`` into the Jupyter server's environment, which the kernels
+  it starts inherit: `connect()` in a kernel then reads the same runtime file and finds this
+  server (or restarts it on the same data). The URL is deliberately *not* exported: the port can
+  change when the control plane restarts, and the runtime file is always current;
+* serves ``GET {base_url}/compute-widgets/health`` (authenticated like every Jupyter API): the
+  control plane's url, pid, data dir and health, never its token;
+* at Jupyter shutdown, stops the control plane if (and only if) it started it.
+
+It never crashes Jupyter: if the control plane cannot start, a warning is logged and the health
+handler answers 503 with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import logging
+import os
+from typing import Any
+
+from compute_widgets.local import runtime
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "compute-widgets/health"
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "compute_widgets.local.jupyter"}]
+
+
+class _ControlPlane:
+    """The control plane this Jupyter server uses; started in a worker thread."""
+
+    def __init__(self, data_dir: str | None) -> None:
+        self.data_dir = data_dir
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, "compute-widgets-start")
+        self.future: concurrent.futures.Future[runtime.ServerHandle] = self._pool.submit(
+            runtime.ensure_server, data_dir
+        )
+        self.future.add_done_callback(self._report)
+        self.stopped = False
+
+    def _report(self, future: concurrent.futures.Future[runtime.ServerHandle]) -> None:
+        exc = future.exception()
+        if exc is not None:
+            log.warning("compute_widgets: the local control plane did not start: %s", exc)
+        else:
+            h = future.result()
+            verb = "started" if h.started else "found"
+            log.info("compute_widgets: local control plane %s at %s (pid %d)", verb, h.url, h.pid)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the control plane if this extension started it (idempotent)."""
+        if self.stopped:
+            return
+        self.stopped = True
+        try:
+            handle = self.future.result(timeout=runtime.START_TIMEOUT + 5)
+        except Exception:
+            return
+        finally:
+            self._pool.shutdown(wait=False)
+        if handle.started:
+            runtime.stop_server(handle, timeout=timeout)
+            log.info("compute_widgets: stopped the local control plane (pid %d)", handle.pid)
+
+
+def _make_handler() -> type:
+    # Imported here: jupyter_server and tornado are only needed inside a Jupyter server.
+    import httpx
+    from jupyter_server.base.handlers import APIHandler
+    from tornado import web
+
+    class HealthHandler(APIHandler):
+        @web.authenticated
+        async def get(self) -> None:
+            plane: _ControlPlane = self.settings["compute_widgets_control_plane"]
+            try:
+                handle = await asyncio.wrap_future(plane.future)
+            except Exception as e:
+                self.set_status(503)
+                self.finish({"ok": False, "error": str(e)})
+                return
+            body: dict[str, Any] = {
+                "url": handle.url,
+                "pid": handle.pid,
+                "data_dir": str(handle.data_dir),
+                "started_by_jupyter": handle.started,
+            }
+            try:
+                async with httpx.AsyncClient(timeout=5.0) as client:
+                    r = await client.get(
+                        f"{handle.url}/local/health",
+                        headers={"Authorization": f"Key {handle.token}"},
+                    )
+                health = r.json()
+                ok = r.status_code == 200
+            except (httpx.HTTPError, ValueError) as e:
+                health, ok = {"error": f"not answering: {type(e).__name__}"}, False
+            if isinstance(health, dict):  # belt and braces: the token never leaves
+                health = {k: v for k, v in health.items() if "token" not in k.lower()}
+            body.update(ok=ok, health=health)
+            self.set_status(200 if ok else 503)
+            self.finish(body)
+
+    return HealthHandler
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    """Start the control plane, register the health handler, stop it at shutdown."""
+    from jupyter_server.utils import url_path_join
+
+    data_dir = os.environ.get(runtime.DATA_DIR_ENV) or str(runtime.default_data_dir())
+    # Kernels started by this server inherit it and find the same runtime file.
+    os.environ[runtime.DATA_DIR_ENV] = data_dir
+    plane = _ControlPlane(data_dir)
+    web_app = serverapp.web_app
+    web_app.settings["compute_widgets_control_plane"] = plane
+    route = url_path_join(web_app.settings["base_url"], HEALTH_PATH)
+    web_app.add_handlers(".*$", [(route, _make_handler())])
+
+    # Module extensions get no shutdown hook from jupyter_server (only ExtensionApps do), so
+    # wrap the server's extension cleanup; atexit covers exits that skip it.
+    original = serverapp.cleanup_extensions
+
+    async def cleanup_extensions() -> None:
+        try:
+            await original()
+        finally:
+            await asyncio.get_running_loop().run_in_executor(None, plane.stop)
+
+    serverapp.cleanup_extensions = cleanup_extensions
+    atexit.register(plane.stop)
+    serverapp.log.info("compute_widgets | local control plane starting for %s", data_dir)
