@@ -1,0 +1,99 @@
+"""`%compute connect [--local [--data-dir DIR] | --api-base URL] [--user-id U]` and `%compute status`.
+
+The token (PAT) is read only from the environment (CLARIFAI_PAT) or, for the local control
+plane, from its 0600 runtime file. It is never accepted on the magic line: the line is saved
+in the notebook and its history.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+from urllib.parse import urlsplit
+
+from IPython.core.error import UsageError
+
+from compute_widgets.magics.display import KeyValueTable
+
+_SECRET_FLAGS = ("--pat", "--token", "--key", "--api-key", "--password")
+_NO_TOKEN_ON_LINE = (
+    "a token is never taken from the magic line (it would be saved in the notebook); "
+    "set CLARIFAI_PAT in the environment, then run `%compute connect`"
+)
+
+
+def build_connect(p: argparse.ArgumentParser) -> None:
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="the embedded local control plane")
+    where.add_argument("--api-base", metavar="URL", help="e.g. https://api.clarifai.com")
+    p.add_argument("--data-dir", metavar="DIR", help="with --local: the control plane's data dir")
+    p.add_argument("--user-id", metavar="USER", help="user ID (default CLARIFAI_USER_ID, or 'me')")
+    # a token on the line is refused with a reason, and never echoed back by argparse
+    p.add_argument(*_SECRET_FLAGS, dest="secret", nargs="?", const="", help=argparse.SUPPRESS)
+    p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
+    p.hide_values = True  # type: ignore[attr-defined]  # see UsageParser.error
+
+
+def run_connect(m: Any, args: argparse.Namespace) -> Any:
+    """Choose the backend: the local control plane, or an API base with CLARIFAI_PAT from the environment."""
+    if args.secret is not None:
+        raise UsageError(_NO_TOKEN_ON_LINE)
+    if args.extra:
+        raise UsageError(
+            f"`%compute connect` got {len(args.extra)} unexpected argument(s) (not shown, in case "
+            f"one is a token); valid: --local [--data-dir DIR] | --api-base URL, --user-id USER. "
+            f"{_NO_TOKEN_ON_LINE}"
+        )
+    if args.data_dir and not args.local:
+        raise UsageError("--data-dir goes with --local")
+    from compute_widgets import settings
+
+    kwargs: dict[str, Any] = {"user_id": args.user_id or m.user_id or None}
+    if args.local:
+        kwargs["local"] = True
+        if args.data_dir:
+            kwargs["data_dir"] = args.data_dir
+    elif args.api_base:
+        kwargs["api_base"] = args.api_base
+    client = settings.connect(**kwargs)
+    m.use_client(client, owned=True)
+    return status_table(client, "connected")
+
+
+def build_status(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run_status(m: Any, args: argparse.Namespace) -> Any:
+    """Which backend, which user, server health (the token is never shown)."""
+    return status_table(m.get_client(), "compute status")
+
+
+def status_table(client: Any, title: str) -> KeyValueTable:
+    is_local = bool(getattr(client, "is_local", False))
+    host = urlsplit(str(client.base_url)).hostname or ""
+    if is_local:
+        backend = "local control plane"
+    elif host.endswith("clarifai.com"):
+        backend = "Clarifai API"
+    else:
+        backend = "remote API"
+    rows = [
+        ("backend", backend),
+        ("api_base", str(client.base_url)),
+        ("user_id", str(client.user_id)),
+        ("token", "set" if has_token(client) else "none"),
+    ]
+    try:
+        health = client.health()
+        summary = ", ".join(f"{k}={v}" for k, v in health.items() if not isinstance(v, dict | list))
+        rows.append(("health", f"ok ({summary})" if summary else "ok"))
+    except Exception as exc:  # status reports a dead server; it does not fail on one
+        from compute_widgets.magics.errors import scrub
+
+        rows.append(("health", scrub(f"unreachable: {type(exc).__name__}: {exc}", client)))
+    return KeyValueTable(title, rows)
+
+
+def has_token(client: Any) -> bool:
+    return any(isinstance(getattr(client, n, None), str) and getattr(client, n) for n in ("token", "_token"))

@@ -1,0 +1,196 @@
+"""`%compute wizard|browse|chart|monitor|plan`: the widgets, charts and the what-if planner."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import timedelta
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from compute_widgets.magics.parsing import positive_int
+
+KINDS = ("utilization", "scaling", "cost")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration(text: str) -> float:
+    """`7d`, `36h`, `1d12h`, `90m` -> seconds (argparse type)."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhdw])", text.strip().lower())
+    if not parts or "".join(n + u for n, u in parts) != text.strip().lower():
+        raise argparse.ArgumentTypeError(f"expected a duration like 7d, 36h or 90m, got {text!r}")
+    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"the duration must be > 0, got {text!r}")
+    return seconds
+
+
+def _pool_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ids", nargs="+", metavar="CC NP", help="cluster and nodepool IDs")
+
+
+def _pool(m: Any, ids: list[str], what: str) -> tuple[str, str]:
+    from compute_widgets.magics.cmd_nodepools import split_ids
+
+    return split_ids(m, ids, what)
+
+
+# --- wizard -------------------------------------------------------------------------------
+def build_wizard(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "what", nargs="?", default="cluster", choices=("cluster", "nodepool", "deployment")
+    )
+    p.add_argument("ids", nargs="*", metavar="CC [NP]", help="nodepool: CC; deployment: CC NP")
+
+
+def run_wizard(m: Any, args: argparse.Namespace) -> Any:
+    """The create wizard: `wizard [cluster | nodepool CC | deployment CC NP]` (a widget)."""
+    from compute_widgets import widgets
+
+    client = m.get_client()
+    need = {"cluster": 0, "nodepool": 1, "deployment": 2}[args.what]
+    ids = list(args.ids)
+    if need and not ids and m.default_cluster:
+        ids = [m.default_cluster]
+    if len(ids) > need:
+        raise UsageError(f"`wizard {args.what}` takes {need} ID(s), got {len(ids)}")
+    if args.what == "cluster":
+        return widgets.ClusterWizard(client)
+    if args.what == "nodepool":
+        return widgets.NodepoolWizard(client, cluster_id=ids[0] if ids else None)
+    return widgets.DeploymentWizard(
+        client,
+        cluster_id=ids[0] if ids else None,
+        nodepool_id=ids[1] if len(ids) > 1 else None,
+    )
+
+
+# --- browse -------------------------------------------------------------------------------
+def build_browse(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run_browse(m: Any, args: argparse.Namespace) -> Any:
+    """Browse clusters -> nodepools -> deployments (a widget)."""
+    from compute_widgets import widgets
+
+    return widgets.ComputeBrowser(m.get_client())
+
+
+# --- chart --------------------------------------------------------------------------------
+def build_chart(p: argparse.ArgumentParser) -> None:
+    _pool_args(p)
+    p.add_argument("--range", type=duration, default=duration("7d"), help="window, e.g. 7d, 6h")
+    p.add_argument("--kind", choices=KINDS, default="utilization", help="default utilization")
+    p.add_argument("--resolution", default=None, help="step, e.g. 5m (default: from the range)")
+
+
+def run_chart(m: Any, args: argparse.Namespace) -> Any:
+    """A nodepool chart over a time range: `CC NP [--range 7d] [--kind utilization|scaling|cost]`."""
+    from compute_widgets import charts
+
+    cc, np_id = _pool(m, args.ids, "`chart`")
+    client = m.get_client()
+    end = client_now(client)
+    start = end - timedelta(seconds=args.range)
+    resolution = args.resolution or auto_resolution(args.range)
+    history = client.nodepool_history(cc, np_id, start, end, resolution=resolution)
+    title = f"{cc}/{np_id}"
+    if args.kind == "utilization":
+        return charts.utilization(history, title=title)
+    if args.kind == "cost":
+        return charts.cost(history, title=title)
+    events = client.nodepool_events(cc, np_id, start, end)
+    return charts.scaling_history(history, events, title=title)
+
+
+def auto_resolution(seconds: float) -> str:
+    """About 500-2,000 points per series whatever the range."""
+    for step, label in ((60, "1m"), (300, "5m"), (900, "15m"), (3600, "1h")):
+        if seconds / step <= 2000:
+            return label
+    return "6h"
+
+
+def client_now(client: Any) -> Any:
+    """The backend's clock (the local plane can be fast-forwarded), else wall clock."""
+    from datetime import UTC, datetime
+
+    if getattr(client, "is_local", False):
+        try:
+            from compute_widgets.api.models import parse_timestamp  # type: ignore[attr-defined]
+
+            value = client.health().get("now")
+            if value:
+                return parse_timestamp(value)
+        except Exception:
+            pass
+    return datetime.now(UTC)
+
+
+# --- monitor ------------------------------------------------------------------------------
+def build_monitor(p: argparse.ArgumentParser) -> None:
+    _pool_args(p)
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes")
+
+
+def run_monitor(m: Any, args: argparse.Namespace) -> Any:
+    """A live chart of a nodepool (stopped by `%unload_ext` or its own stop button)."""
+    from compute_widgets import charts
+
+    cc, np_id = _pool(m, args.ids, "`monitor`")
+    monitor = charts.live_monitor(m.get_client(), cc, np_id, interval=args.interval)
+    m.track_monitor(monitor)
+    return monitor
+
+
+# --- plan ---------------------------------------------------------------------------------
+def build_plan(p: argparse.ArgumentParser) -> None:
+    _pool_args(p)
+    p.add_argument("--min", type=positive_int, dest="min_instances", help="proposed min nodes")
+    p.add_argument("--max", type=positive_int, dest="max_instances", help="proposed max nodes")
+    spot = p.add_mutually_exclusive_group()
+    spot.add_argument("--spot", dest="spot", action="store_true", default=None, help="spot, on-demand fallback")
+    spot.add_argument("--no-spot", dest="spot", action="store_false", help="on-demand only")
+    p.add_argument("--duration", type=duration, default=duration("7d"), help="simulated time (7d)")
+    p.add_argument("--seed", type=int, default=0, help="simulation seed")
+
+
+def run_plan(m: Any, args: argparse.Namespace) -> Any:
+    """What-if: simulate current vs proposed settings: `CC NP --min 0 --max 8 [--spot|--no-spot] [--duration 7d]`."""
+    from compute_widgets.magics.cmd_nodepools import capacity_types, instance_type
+    from compute_widgets.magics.progress import Progress
+
+    if args.min_instances is None and args.max_instances is None and args.spot is None:
+        raise UsageError("`plan` needs a change to try: --min, --max, --spot or --no-spot")
+    cc, np_id = _pool(m, args.ids, "`plan`")
+    client = m.get_client()
+    progress = Progress(total=4, enabled=m.show_progress)
+    progress.step(f"reading nodepool {cc}/{np_id}")
+    current = client.get_nodepool(cc, np_id)
+    instance = instance_type(client, cc, current.instance_type_id)
+    deployments = client.list_deployments(nodepool_id=np_id, compute_cluster_id=cc)
+
+    from compute_widgets.api.models import NodeCapacityType
+    from compute_widgets.sim import DeploymentSpec, PoolSpec, compare, simulate
+
+    updates: dict[str, Any] = {}
+    if args.min_instances is not None:
+        updates["min_instances"] = args.min_instances
+    if args.max_instances is not None:
+        updates["max_instances"] = args.max_instances
+    if args.spot is not None:
+        updates["node_capacity_type"] = NodeCapacityType(capacity_types=capacity_types(args.spot, False))
+    proposed = current.model_copy(update=updates)
+    proposed.check()
+    deps = [DeploymentSpec.from_wire(d.to_wire()) for d in deployments]
+    runs = []
+    for label, pool in (("current", current), ("proposed", proposed)):
+        progress.step(f"simulating {label} settings ({args.duration / 86400:g} days)")
+        spec = PoolSpec.from_wire(pool.to_wire(), instance.to_wire())
+        runs.append(simulate(spec, deps, duration=args.duration, seed=args.seed))
+    progress.step("comparing")
+    table = compare(runs[0], runs[1], names=("current", "proposed"))
+    progress.finish(f"plan for {cc}/{np_id}: current vs proposed")
+    return table

@@ -1,0 +1,170 @@
+"""Argument parsing for `%compute`: the command table and an argparse that never exits.
+
+The table below is the single list of subcommands, their CLI aliases and verbs. Dispatch,
+help and tab completion all read it. It is plain data, so loading the extension stays cheap:
+the modules that run a command (`cmd_*.py`) are imported on first use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+
+PROG = "%compute"
+
+
+class HelpShown(Exception):  # noqa: N818 - a signal, not an error
+    """Raised instead of SystemExit after `--help` printed the usage."""
+
+
+class UsageParser(argparse.ArgumentParser):
+    """argparse whose errors become one-line `UsageError`s and whose `--help` never exits."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    #: True for parsers whose arguments may hold a secret: errors then never echo values.
+    hide_values = False
+
+    def error(self, message: str) -> NoReturn:
+        if self.hide_values:
+            raise UsageError(
+                f"{self.prog}: invalid arguments (not shown, in case one is a token). "
+                f"See `{self.prog} --help`."
+            )
+        raise UsageError(f"{self.prog}: {message}. See `{self.prog} --help`.")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            print(message)
+        raise HelpShown()
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: `%compute NAME [VERB] ...`, implemented in `magics/<module>.py`.
+
+    A group (clusters, nodepools, deployments) has verbs; each verb has aliases. The module
+    defines `build_<verb>(parser)` and `run_<verb>(magics, args)` (for a command without verbs
+    the verb is the command name with `-` replaced by `_`).
+    """
+
+    name: str
+    module: str
+    aliases: tuple[str, ...] = ()
+    verbs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    summary: str = ""
+
+    def verb_for(self, word: str) -> str | None:
+        for verb, aliases in self.verbs.items():
+            if word == verb or word in aliases:
+                return verb
+        return None
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "clusters",
+        "cmd_clusters",
+        ("cc", "computecluster"),
+        {"list": ("ls",), "create": ("c",), "delete": ("rm",)},
+        "compute clusters: list, create, delete",
+    ),
+    Command(
+        "nodepools",
+        "cmd_nodepools",
+        ("np", "nodepool"),
+        {"list": ("ls",), "create": ("c",), "scale": (), "delete": ("rm",)},
+        "nodepools: list, create, scale, delete",
+    ),
+    Command(
+        "deployments",
+        "cmd_deployments",
+        ("dp", "deployment"),
+        {
+            "list": ("ls",),
+            "create": ("c",),
+            "get": ("status",),
+            "logs": (),
+            "delete": ("rm",),
+        },
+        "deployments: list, create, get, logs, delete",
+    ),
+    Command("list-instances", "cmd_catalog", ("li",), summary="instance types, with filters"),
+    Command("wizard", "cmd_views", summary="the create wizard (cluster, nodepool, deployment)"),
+    Command("browse", "cmd_views", summary="browse clusters, nodepools and deployments"),
+    Command("chart", "cmd_views", summary="utilization, scaling or cost chart of a nodepool"),
+    Command("monitor", "cmd_views", summary="live chart of a nodepool"),
+    Command("plan", "cmd_views", summary="what-if: simulate new nodepool settings"),
+    Command("connect", "cmd_connect", summary="choose the backend (local or Clarifai)"),
+    Command("status", "cmd_connect", summary="backend, user and server health"),
+)
+
+
+def find_command(word: str) -> Command | None:
+    for cmd in COMMANDS:
+        if word == cmd.name or word in cmd.aliases:
+            return cmd
+    return None
+
+
+def command_names(with_aliases: bool = True) -> list[str]:
+    names: list[str] = []
+    for cmd in COMMANDS:
+        names.append(cmd.name)
+        if with_aliases:
+            names.extend(cmd.aliases)
+    return names
+
+
+def valid_commands_text() -> str:
+    """`clusters|cc, nodepools|np, ...` for error messages."""
+    return ", ".join("|".join((c.name, *c.aliases[:1])) for c in COMMANDS)
+
+
+def split_line(line: str) -> list[str]:
+    """shlex-split a magic line; an unbalanced quote is a usage error, not a traceback."""
+    try:
+        return shlex.split(line, comments=False, posix=True)
+    except ValueError as exc:
+        raise UsageError(f"{PROG}: cannot parse the line ({exc}); check the quotes.") from None
+
+
+def usage_text() -> str:
+    """The overview printed by `%compute` with no arguments and by `%compute --help`."""
+    width = max(len("|".join((c.name, *c.aliases))) for c in COMMANDS)
+    lines = ["usage: %compute SUBCOMMAND [VERB] [ARGS] [--help]", "", "subcommands:"]
+    for c in COMMANDS:
+        lines.append(f"  {'|'.join((c.name, *c.aliases)):<{width}}  {c.summary}")
+    lines += [
+        "",
+        "cell magic: %%compute [--dry-run | --apply] [--cluster CC]  (Clarifai CLI YAML in the cell)",
+        "`%compute SUBCOMMAND --help` shows the arguments of one subcommand.",
+    ]
+    return "\n".join(lines)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
