@@ -19,10 +19,11 @@ def build_list_instances(p: argparse.ArgumentParser) -> None:
 def run_list_instances(m: Any, args: argparse.Namespace) -> Any:
     """Instance types offered, with filters (a DataFrame)."""
     from compute_widgets.api.client import ResultList
+    from compute_widgets.api.models import InstanceType
 
     types = m.get_client().list_instance_types(args.cloud or "all", args.region or "all")
     picked = [it for it in types if keep(it, args)]
-    return ResultList(picked).to_dataframe()
+    return ResultList(picked, InstanceType).to_dataframe()
 
 
 def keep(it: Any, args: argparse.Namespace) -> bool:

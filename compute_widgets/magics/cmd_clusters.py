@@ -16,7 +16,10 @@ def build_list(p: argparse.ArgumentParser) -> None:
 
 def run_list(m: Any, args: argparse.Namespace) -> Any:
     """List compute clusters (a DataFrame: `df = %compute cc list`)."""
-    clusters = m.get_client().list_clusters()
+    from compute_widgets.api.client import ResultList
+    from compute_widgets.api.models import ComputeCluster
+
+    clusters = ResultList(m.get_client().iter_clusters(per_page=m.page_size), ComputeCluster)
     m.cache_put(("clusters",), [c.id for c in clusters])
     return clusters.to_dataframe()
 

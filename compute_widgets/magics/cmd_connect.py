@@ -35,7 +35,10 @@ def build_connect(p: argparse.ArgumentParser) -> None:
 
 
 def run_connect(m: Any, args: argparse.Namespace) -> Any:
-    """Choose the backend: the local control plane, or an API base with CLARIFAI_PAT from the environment."""
+    """Choose the backend of the magics: --local, --api-base URL (PAT from CLARIFAI_PAT), or the environment.
+
+    Only the magics switch; `compute_widgets.get_client()` in Python is left as it is.
+    """
     if args.secret is not None:
         raise UsageError(_NO_TOKEN_ON_LINE)
     if args.extra:
@@ -46,7 +49,7 @@ def run_connect(m: Any, args: argparse.Namespace) -> Any:
         )
     if args.data_dir and not args.local:
         raise UsageError("--data-dir goes with --local")
-    from compute_widgets import settings
+    from compute_widgets.settings import Settings
 
     kwargs: dict[str, Any] = {"user_id": args.user_id or m.user_id or None}
     if args.local:
@@ -55,7 +58,7 @@ def run_connect(m: Any, args: argparse.Namespace) -> Any:
             kwargs["data_dir"] = args.data_dir
     elif args.api_base:
         kwargs["api_base"] = args.api_base
-    client = settings.connect(**kwargs)
+    client = Settings.resolve(**kwargs).client()
     m.use_client(client, owned=True)
     return status_table(client, "connected")
 
@@ -96,4 +99,4 @@ def status_table(client: Any, title: str) -> KeyValueTable:
 
 
 def has_token(client: Any) -> bool:
-    return any(isinstance(getattr(client, n, None), str) and getattr(client, n) for n in ("token", "_token"))
+    return bool(getattr(client, "secret", None))

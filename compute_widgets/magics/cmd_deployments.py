@@ -21,9 +21,15 @@ def build_list(p: argparse.ArgumentParser) -> None:
 
 def run_list(m: Any, args: argparse.Namespace) -> Any:
     """List deployments, all or those on one nodepool (a DataFrame)."""
-    deployments = m.get_client().list_deployments(
-        nodepool_id=args.nodepool_id or None, compute_cluster_id=args.cluster or None
+    from compute_widgets.api.client import ResultList
+    from compute_widgets.api.models import Deployment
+
+    pages = m.get_client().iter_deployments(
+        nodepool_id=args.nodepool_id or None,
+        compute_cluster_id=args.cluster or None,
+        per_page=m.page_size,
     )
+    deployments = ResultList(pages, Deployment)
     if not args.nodepool_id and not args.cluster:
         m.cache_put(("deployments",), [d.id for d in deployments])
     return deployments.to_dataframe()

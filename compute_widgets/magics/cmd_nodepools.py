@@ -18,7 +18,11 @@ def build_list(p: argparse.ArgumentParser) -> None:
 
 def run_list(m: Any, args: argparse.Namespace) -> Any:
     """List nodepools of one cluster, or of every cluster (a DataFrame)."""
-    nodepools = m.get_client().list_nodepools(args.cluster_id or None)
+    from compute_widgets.api.client import ResultList
+    from compute_widgets.api.models import Nodepool
+
+    client = m.get_client()
+    nodepools = ResultList(client.iter_nodepools(args.cluster_id or None, per_page=m.page_size), Nodepool)
     if args.cluster_id:
         m.cache_put(("nodepools", args.cluster_id), [n.id for n in nodepools])
     return nodepools.to_dataframe()

@@ -118,14 +118,7 @@ def client_now(client: Any) -> Any:
     from datetime import UTC, datetime
 
     if getattr(client, "is_local", False):
-        try:
-            from compute_widgets.api.models import parse_timestamp  # type: ignore[attr-defined]
-
-            value = client.health().get("now")
-            if value:
-                return parse_timestamp(value)
-        except Exception:
-            pass
+        return client.server_time()
     return datetime.now(UTC)
 
 

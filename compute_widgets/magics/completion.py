@@ -147,7 +147,7 @@ def ids_for(magics: Any, kind: str, positionals: list[str], kinds: list[str]) ->
     """IDs of `kind`; a nodepool slot reads its cluster from the line's cluster slot."""
     if kind == "wizard_what":
         return list(_WIZARD_WHAT)
-    client = magics.client
+    client = magics.current_client()
     if client is None:
         return []
     if kind == "cluster":

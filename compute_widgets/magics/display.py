@@ -87,7 +87,7 @@ class ModelView(KeyValueTable):
         """A one-row DataFrame with the same columns as the list commands."""
         from compute_widgets.api.client import ResultList
 
-        return ResultList([self.model]).to_dataframe()
+        return ResultList([self.model], type(self.model)).to_dataframe()
 
     def to_yaml(self) -> str:
         """The resource as Clarifai CLI YAML (paste it into a `%%compute` cell)."""

@@ -29,10 +29,9 @@ def secrets(client: Any = None) -> list[str]:
     pat = os.environ.get("CLARIFAI_PAT")
     if pat:
         found.append(pat)
-    for name in ("token", "_token", "pat", "_pat"):
-        value = getattr(client, name, None) if client is not None else None
-        if isinstance(value, str) and value:
-            found.append(value)
+    secret = getattr(client, "secret", None) if client is not None else None
+    if secret is not None and hasattr(secret, "reveal") and secret:
+        found.append(secret.reveal())
     return found
 
 

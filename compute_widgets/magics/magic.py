@@ -44,23 +44,35 @@ class ComputeMagics(Magics):
         #: The ComputeClient in use. Set it to use your own (tests inject the fixture's client).
         self.client: Any = None
         self._owned_clients: list[Any] = []  # clients we created, closed on unload
+        self._last_seen: Any = None  # compute_widgets.get_client() as of the last command
         self._monitors: list[Any] = []  # live monitors to stop on unload
         self._id_cache: dict[tuple[str, ...], tuple[float, list[str]]] = {}
 
     # --- client ---------------------------------------------------------------------------
     def get_client(self) -> Any:
-        """The client in use; connects on first use (options > environment > local plane)."""
-        if self.client is None:
-            from compute_widgets import settings
+        """The client for the next command.
 
-            if self.api_base or self.user_id:
-                client = settings.connect(
-                    api_base=self.api_base or None, user_id=self.user_id or None
-                )
-            else:
-                client = settings.get_client()
-            self.use_client(client, owned=False)
-        return self.client
+        `self.client` if set (by `%compute connect` or a test); else, with the api_base or
+        user_id options set, a client of our own for them; else `compute_widgets.get_client()`
+        (so `cw.connect(...)` in Python steers the magics too).
+        """
+        if self.client is not None:
+            return self.client
+        from compute_widgets.settings import Settings, get_client
+
+        if self.api_base or self.user_id:
+            settings = Settings.resolve(api_base=self.api_base or None, user_id=self.user_id or None)
+            self.use_client(settings.client(), owned=True)
+            return self.client
+        client = get_client()
+        if client is not self._last_seen:
+            self._id_cache.clear()
+        self._last_seen = client
+        return client
+
+    def current_client(self) -> Any:
+        """The client in use, or None if no command connected yet (never connects)."""
+        return self.client if self.client is not None else self._last_seen
 
     def use_client(self, client: Any, owned: bool) -> None:
         """Switch to `client`; `owned` clients are closed when replaced or on unload."""
@@ -135,6 +147,7 @@ class ComputeMagics(Magics):
         for client in list(self._owned_clients):
             self._close_if_owned(client)
         self.client = None
+        self._last_seen = None
         self._id_cache.clear()
 
     # --- the magic ------------------------------------------------------------------------
