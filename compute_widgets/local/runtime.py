@@ -451,8 +451,8 @@ def build_app(data_dir: Path, token: str, demo: bool = False) -> Any:
 
     store = Store(data_dir / STORE_FILE)
     catalog = Catalog.load()
-    offset = store.get_clock_offset() if hasattr(store, "get_clock_offset") else 0.0
-    clock = Clock(offset_seconds=offset)
+    # the simulated time survives a restart: the offset lives in the store
+    clock = Clock(offset_seconds=store.get_clock_offset(), on_change=store.set_clock_offset)
     metrics = None
     try:
         from compute_widgets.local import metrics as metrics_mod
