@@ -119,7 +119,8 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     """Start the control plane, register the health handler, stop it at shutdown."""
     from jupyter_server.utils import url_path_join
 
-    data_dir = os.environ.get(runtime.DATA_DIR_ENV) or str(runtime.default_data_dir())
+    # absolute, so kernels with another working directory resolve the same runtime file
+    data_dir = str(runtime.default_data_dir().absolute())
     # Kernels started by this server inherit it and find the same runtime file.
     os.environ[runtime.DATA_DIR_ENV] = data_dir
     plane = _ControlPlane(data_dir)

@@ -288,8 +288,11 @@ def find_server(data_dir: str | os.PathLike[str] | None = None) -> ServerHandle 
     if not _pid_alive(pid):
         _remove_runtime_if(path, pid)
         return None
-    if _health(url, token) is None:
-        return None  # alive but not answering (starting, or wedged): not usable right now
+    deadline = time.monotonic() + 3.0
+    while _health(url, token) is None:
+        if time.monotonic() > deadline or not _pid_alive(pid):
+            return None  # alive but not answering (wedged): not usable
+        time.sleep(0.1)  # alive: maybe still starting or briefly busy
     return ServerHandle(url=url, token=token, pid=pid, data_dir=dd)
 
 
