@@ -51,19 +51,18 @@ def run_wizard(m: Any, args: argparse.Namespace) -> Any:
     client = m.get_client()
     need = {"cluster": 0, "nodepool": 1, "deployment": 2}[args.what]
     ids = list(args.ids)
-    if need and not ids and m.default_cluster:
+    if need and len(ids) == need - 1 and m.default_cluster:
         ids = [m.default_cluster]
-    if len(ids) > need:
-        raise UsageError(f"`wizard {args.what}` takes {need} ID(s), got {len(ids)}")
+    if len(ids) != need:
+        usage = {"nodepool": "wizard nodepool CC", "deployment": "wizard deployment CC NP"}
+        raise UsageError(
+            f"`{usage.get(args.what, 'wizard cluster')}` takes {need} ID(s), got {len(ids)}"
+        )
     if args.what == "cluster":
         return widgets.ClusterWizard(client)
     if args.what == "nodepool":
-        return widgets.NodepoolWizard(client, cluster_id=ids[0] if ids else None)
-    return widgets.DeploymentWizard(
-        client,
-        cluster_id=ids[0] if ids else None,
-        nodepool_id=ids[1] if len(ids) > 1 else None,
-    )
+        return widgets.NodepoolWizard(client.get_cluster(ids[0]), client)
+    return widgets.DeploymentWizard((ids[0], ids[1]), client)
 
 
 # --- browse -------------------------------------------------------------------------------
@@ -152,6 +151,8 @@ def build_plan(p: argparse.ArgumentParser) -> None:
 
 def run_plan(m: Any, args: argparse.Namespace) -> Any:
     """What-if: simulate current vs proposed settings: `CC NP --min 0 --max 8 [--spot|--no-spot] [--duration 7d]`."""
+    from IPython.display import display
+
     from compute_widgets.magics.cmd_nodepools import capacity_types, instance_type
     from compute_widgets.magics.progress import Progress
 
@@ -165,8 +166,9 @@ def run_plan(m: Any, args: argparse.Namespace) -> Any:
     instance = instance_type(client, cc, current.instance_type_id)
     deployments = client.list_deployments(nodepool_id=np_id, compute_cluster_id=cc)
 
+    from compute_widgets import charts
     from compute_widgets.api.models import NodeCapacityType
-    from compute_widgets.sim import DeploymentSpec, PoolSpec, compare, simulate
+    from compute_widgets.sim import DeploymentSpec, PoolSpec, Workload, compare, simulate
 
     updates: dict[str, Any] = {}
     if args.min_instances is not None:
@@ -178,12 +180,15 @@ def run_plan(m: Any, args: argparse.Namespace) -> Any:
     proposed = current.model_copy(update=updates)
     proposed.check()
     deps = [DeploymentSpec.from_wire(d.to_wire()) for d in deployments]
+    workload = None if deps else Workload()  # an idle nodepool: plan against the default traffic
     runs = []
     for label, pool in (("current", current), ("proposed", proposed)):
         progress.step(f"simulating {label} settings ({args.duration / 86400:g} days)")
         spec = PoolSpec.from_wire(pool.to_wire(), instance.to_wire())
-        runs.append(simulate(spec, deps, duration=args.duration, seed=args.seed))
+        runs.append(simulate(spec, deps, workload, duration=args.duration, seed=args.seed))
     progress.step("comparing")
-    table = compare(runs[0], runs[1], names=("current", "proposed"))
-    progress.finish(f"plan for {cc}/{np_id}: current vs proposed")
-    return table
+    names = ("current", "proposed")
+    figure = charts.compare(runs[0], runs[1], names=names, title=f"What-if: {cc}/{np_id}")
+    progress.finish(f"plan for {cc}/{np_id}: simulated {args.duration / 86400:g} days twice")
+    display(figure)
+    return compare(runs[0], runs[1], names=names)
