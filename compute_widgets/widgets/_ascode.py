@@ -1,0 +1,97 @@
+"""Config as code: the ``%compute`` command and the Clarifai CLI YAML equal to what a wizard made.
+
+The PAT (a cluster's ``key``) never appears in either: it is stripped before anything is shown.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from ._base import esc
+
+
+def _q(value: Any) -> str:
+    return shlex.quote(str(value))
+
+
+def _without_key(model: Any) -> Any:
+    """A copy with every secret removed (cluster key, nested cluster keys)."""
+    update: dict[str, Any] = {}
+    if getattr(model, "key", None) is not None:
+        update["key"] = None
+    cc = getattr(model, "compute_cluster", None)
+    if cc is not None and getattr(cc, "key", None) is not None:
+        update["compute_cluster"] = cc.model_copy(update={"key": None})
+    return model.model_copy(update=update) if update else model
+
+
+def cluster_command(cc: Any) -> str:
+    parts = ["%compute clusters create", _q(cc.id)]
+    if cc.cloud_provider is not None and cc.cloud_provider.id:
+        parts += ["--cloud", _q(cc.cloud_provider.id)]
+    if cc.region:
+        parts += ["--region", _q(cc.region)]
+    if cc.description:
+        parts += ["--description", _q(cc.description)]
+    return " ".join(parts)
+
+
+def nodepool_command(cc_id: str, np: Any) -> str:
+    parts = ["%compute nodepools create", _q(cc_id), _q(np.id)]
+    if np.instance_type_id:
+        parts += ["--instance", _q(np.instance_type_id)]
+    parts += ["--min", str(np.min_instances), "--max", str(np.max_instances)]
+    if np.spot:
+        parts.append("--spot")
+    if np.description:
+        parts += ["--description", _q(np.description)]
+    return " ".join(parts)
+
+
+def deployment_command(d: Any) -> str:
+    m = d.worker.model if d.worker is not None else None
+    pools = [
+        f"{p.compute_cluster.id}/{p.id}" if p.compute_cluster is not None else p.id
+        for p in (d.nodepools or d.deployment_nodepools or [])
+    ]
+    parts = ["%compute deployments create", _q(d.id)]
+    for pool in pools:
+        parts += ["--nodepool", _q(pool)]
+    if m is not None:
+        ref = "/".join(x for x in (m.user_id, m.app_id, m.id) if x)
+        if m.model_version is not None and m.model_version.id:
+            ref += f"/{m.model_version.id}"
+        parts += ["--model", _q(ref)]
+    a = d.autoscale_config
+    if a is not None:
+        parts += ["--min-replicas", str(a.min_replicas), "--max-replicas", str(a.max_replicas)]
+    return " ".join(parts)
+
+
+def yaml_text(model: Any) -> str:
+    """Clarifai CLI YAML for ``model`` (api.config.dump_config), secrets removed."""
+    clean = _without_key(model)
+    try:
+        from compute_widgets.api.config import dump_config
+    except ImportError:  # config.py not there: the wire dict under its CLI top key
+        import yaml
+
+        kind = {"ComputeCluster": "compute_cluster", "Nodepool": "nodepool"}.get(
+            type(model).__name__, "deployment"
+        )
+        return yaml.safe_dump({kind: clean.to_wire()}, sort_keys=False)
+    return dump_config(clean)
+
+
+def ascode_html(command: str, yaml: str) -> str:
+    pre = (
+        "style='background:var(--jp-layout-color2,#f5f5f5);padding:4px 8px;margin:2px 0;"
+        "white-space:pre-wrap;font-size:85%'"
+    )
+    return (
+        "<div class='cw-ascode'><b>As a command</b>"
+        f"<pre class='cw-command' {pre}>{esc(command)}</pre>"
+        "<b>As Clarifai CLI YAML</b>"
+        f"<pre class='cw-yaml' {pre}>{esc(yaml)}</pre></div>"
+    )

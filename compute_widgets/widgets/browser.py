@@ -1,0 +1,588 @@
+"""ComputeBrowser: clusters -> a cluster's page -> a nodepool's page, with edit, delete and charts.
+
+A thin view: every button calls one public method (``open_cluster``, ``open_nodepool``,
+``refresh``, ``save_nodepool``, ``delete_nodepool``, ...) that runs one loading or changing job
+through the widget's :class:`~._base.Runner` and then redraws the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import ipywidgets as W
+import traitlets
+
+from . import _cost
+from ._base import ViewBase, esc, field_message, html_table, labelled, resolve_client, set_message
+from .wizard import ClusterWizard, DeploymentWizard, NodepoolWizard
+
+__all__ = ["ComputeBrowser"]
+
+HISTORY_WINDOW = dt.timedelta(hours=24)
+"""How much history the nodepool page charts (5-minute resolution: 288 points)."""
+
+SHARED_CLUSTER_NOTE = (
+    "Clarifai's default shared (serverless) compute: Clarifai's own models run here with no "
+    "setup and scale automatically. Your own models need a dedicated cluster."
+)
+
+
+def _enum_name(value: Any) -> str:
+    name = getattr(value, "name", None)
+    return name if name is not None else str(value)
+
+
+def _capacity_text(np: Any) -> str:
+    types = [int(t) for t in (np.node_capacity_type.capacity_types if np.node_capacity_type else [])]
+    if 2 in types and 1 in types:
+        return "spot, on-demand fallback"
+    if 2 in types:
+        return "spot"
+    return "on-demand"
+
+
+def _status_text(np: Any) -> str:
+    name = _enum_name(np.status).replace("NODEPOOL_STATUS_", "").lower()
+    return name + (f" ({np.status_description})" if np.status_description else "")
+
+
+def _model_text(d: Any) -> str:
+    m = d.worker.model if d.worker is not None else None
+    if m is None:
+        return "–"
+    ref = "/".join(x for x in (m.user_id, m.app_id, m.id) if x)
+    return ref + (f" @ {m.model_version.id}" if m.model_version is not None and m.model_version.id else "")
+
+
+def _cell(text: Any, width: str = "auto") -> W.HTML:
+    return W.HTML(esc(text), layout=W.Layout(width=width))
+
+
+def _grid(headers: list[str], rows: list[list[W.Widget]], widths: str) -> W.GridBox:
+    head = [W.HTML(f"<b>{esc(h)}</b>") for h in headers]
+    cells = head + [c for row in rows for c in row]
+    return W.GridBox(cells, layout=W.Layout(grid_template_columns=widths, grid_gap="0 8px"))
+
+
+def _open_button(label: str, tooltip: str, callback: Any) -> W.Button:
+    b = W.Button(description=label, tooltip=tooltip, layout=W.Layout(width="auto"))
+    b.add_class("cw-open")
+    b.on_click(lambda _b: callback())
+    return b
+
+
+class ComputeBrowser(ViewBase):
+    """Browse and manage clusters, nodepools and deployments."""
+
+    page = traitlets.Unicode("clusters", help="clusters | cluster | nodepool")
+
+    def __init__(self, client: Any = None) -> None:
+        super().__init__()
+        self.add_class("cw-browser")
+        self.client = resolve_client(client)
+        self.clusters: list[Any] = []
+        self.all_nodepools: list[Any] = []
+        self.cluster: Any = None
+        self.nodepools: list[Any] = []
+        self.cluster_deployments: list[Any] = []
+        self.nodepool: Any = None
+        self.deployments: list[Any] = []
+        self.history: Any = None
+        self.events: Any = None
+        self.figures: dict[str, Any] = {}
+        self.wizard: ViewBase | None = None
+
+        self.breadcrumb = W.HBox([])
+        self.breadcrumb.add_class("cw-breadcrumb")
+        self.refresh_button = W.Button(description="Refresh", icon="refresh", layout=W.Layout(width="auto"))
+        self.refresh_button.add_class("cw-refresh")
+        self.refresh_button.on_click(lambda _b: self.refresh())
+
+        # clusters page
+        self.clusters_box = W.VBox([])
+        self.new_cluster_button = W.Button(description="Create a new cluster", layout=W.Layout(width="auto"))
+        self.new_cluster_button.on_click(lambda _b: self.show_cluster_wizard())
+        self.clusters_wizard_area = W.VBox([])
+        self.clusters_page = W.VBox(
+            [W.HTML("<h3 style='margin:4px 0'>Compute clusters</h3>"), self.clusters_box,
+             W.HBox([self.new_cluster_button]), self.clusters_wizard_area]
+        )  # fmt: skip
+
+        # cluster page
+        self.cluster_info = W.HTML()
+        self.nodepools_box = W.VBox([])
+        self.new_nodepool_button = W.Button(description="Create a new nodepool", layout=W.Layout(width="auto"))
+        self.new_nodepool_button.add_class("cw-new-nodepool")
+        self.new_nodepool_button.on_click(lambda _b: self.show_nodepool_wizard())
+        self.delete_cluster_button = W.Button(description="Delete cluster…", button_style="danger", layout=W.Layout(width="auto"))
+        self.delete_cluster_button.on_click(lambda _b: self._ask_delete("cluster"))
+        self.cluster_wizard_area = W.VBox([])
+        self.cluster_confirm = W.VBox([])
+        self.cluster_page = W.VBox(
+            [self.cluster_info, W.HTML("<b>Nodepools</b>"), self.nodepools_box,
+             W.HBox([self.new_nodepool_button, self.delete_cluster_button]),
+             self.cluster_confirm, self.cluster_wizard_area]
+        )  # fmt: skip
+
+        # nodepool page
+        self.nodepool_info = W.HTML()
+        self.deployments_table = W.HTML()
+        self.edit_min = W.BoundedIntText(min=0, max=1000, layout=W.Layout(width="90px"))
+        self.edit_max = W.BoundedIntText(min=0, max=1000, layout=W.Layout(width="90px"))
+        self.edit_spot = W.Checkbox(description="Use spot instances", indent=False)
+        self.edit_msg = field_message()
+        self.save_button = W.Button(description="Save", button_style="primary", layout=W.Layout(width="auto"))
+        self.save_button.add_class("cw-save")
+        self.save_button.on_click(lambda _b: self.save_nodepool())
+        for w in (self.edit_min, self.edit_max, self.edit_spot):
+            w.observe(lambda _c: self._sync_buttons(), names="value")
+
+        def keep(lo: W.Widget, hi: W.Widget) -> None:
+            lo.observe(lambda c: setattr(hi, "value", max(hi.value, c["new"])), names="value")
+            hi.observe(lambda c: setattr(lo, "value", min(lo.value, c["new"])), names="value")
+
+        keep(self.edit_min, self.edit_max)
+        self.deploy_button = W.Button(description="Deploy a model", layout=W.Layout(width="auto"))
+        self.deploy_button.on_click(lambda _b: self.show_deployment_wizard())
+        self.delete_nodepool_button = W.Button(description="Delete nodepool…", button_style="danger", layout=W.Layout(width="auto"))
+        self.delete_nodepool_button.on_click(lambda _b: self._ask_delete("nodepool"))
+        self.nodepool_confirm = W.VBox([])
+        self.nodepool_wizard_area = W.VBox([])
+        self.charts = W.Output()
+        self.charts.add_class("cw-charts")
+        self.nodepool_page = W.VBox(
+            [
+                self.nodepool_info,
+                W.HTML("<b>Edit autoscaling</b>"),
+                labelled("Node range", self.edit_min, W.HTML("&nbsp;to&nbsp;"), self.edit_max),
+                self.edit_spot,
+                self.edit_msg,
+                W.HBox([self.save_button, self.deploy_button, self.delete_nodepool_button]),
+                self.nodepool_confirm,
+                self.nodepool_wizard_area,
+                W.HTML("<b>Deployments</b>"),
+                self.deployments_table,
+                W.HTML("<b>Utilization and scaling history</b>"),
+                self.charts,
+            ]
+        )
+
+        self.pages = W.Stack([self.clusters_page, self.cluster_page, self.nodepool_page], selected_index=0)
+        self.children = [W.HBox([self.breadcrumb, self.refresh_button]), self.status, self.pages]
+        self._render_breadcrumb()
+        self.open_clusters()
+
+    # --- navigation -----------------------------------------------------------------------------
+    @traitlets.observe("page")
+    def _on_page(self, change: dict) -> None:
+        self.pages.selected_index = ["clusters", "cluster", "nodepool"].index(change["new"])
+        self._render_breadcrumb()
+
+    def _render_breadcrumb(self) -> None:
+        crumbs: list[W.Widget] = []
+
+        def crumb(label: str, go: Any, current: bool) -> W.Widget:
+            if current:
+                return W.HTML(f"<b>{esc(label)}</b>")
+            b = W.Button(description=label, layout=W.Layout(width="auto"))
+            b.add_class("cw-crumb")
+            b.on_click(lambda _b: go())
+            return b
+
+        crumbs.append(crumb("Clusters", self.open_clusters, self.page == "clusters"))
+        if self.page in ("cluster", "nodepool") and self.cluster is not None:
+            crumbs.append(W.HTML("&nbsp;›&nbsp;"))
+            cc = self.cluster.id
+            crumbs.append(crumb(cc, lambda: self.open_cluster(cc), self.page == "cluster"))
+        if self.page == "nodepool" and self.nodepool is not None:
+            crumbs.append(W.HTML("&nbsp;›&nbsp;"))
+            crumbs.append(crumb(self.nodepool.id, lambda: None, True))
+        self.breadcrumb.children = crumbs
+
+    def open_clusters(self) -> Any:
+        """Show the clusters table (loads it)."""
+        return self.runner.run(self._load_clusters, busy="Loading clusters…", done=self._show_clusters)
+
+    def open_cluster(self, cluster_id: str) -> Any:
+        """Show a cluster's page (loads it)."""
+        return self.runner.run(self._load_cluster, cluster_id, busy=f"Loading cluster {cluster_id}…", done=self._show_cluster)
+
+    def open_nodepool(self, cluster_id: str, nodepool_id: str) -> Any:
+        """Show a nodepool's page (loads it, its deployments, history and charts)."""
+        return self.runner.run(
+            self._load_nodepool, cluster_id, nodepool_id,
+            busy=f"Loading nodepool {nodepool_id}…", done=self._show_nodepool,
+        )  # fmt: skip
+
+    def refresh(self) -> Any:
+        """Reload the page on screen."""
+        if self.page == "cluster" and self.cluster is not None:
+            return self.open_cluster(self.cluster.id)
+        if self.page == "nodepool" and self.nodepool is not None:
+            return self.open_nodepool(self.cluster.id, self.nodepool.id)
+        return self.open_clusters()
+
+    def _subviews(self) -> list[ViewBase]:
+        return [self.wizard] if self.wizard is not None else []
+
+    def _sync_buttons(self) -> None:
+        busy = self.runner.busy
+        for b in (self.refresh_button, self.delete_cluster_button, self.delete_nodepool_button):
+            b.disabled = busy
+        problems = self._edit_problems() if self.nodepool is not None else []
+        set_message(self.edit_msg, " ".join(p.message for p in problems))
+        self.save_button.disabled = busy or self.nodepool is None or bool(problems) or not self._edited()
+
+    # --- clusters -------------------------------------------------------------------------------
+    def _load_clusters(self) -> tuple[list[Any], list[Any]]:
+        clusters = list(self.client.list_clusters())
+        try:
+            nodepools = list(self.client.list_nodepools())
+        except Exception:  # counts are a nicety; the table still shows without them
+            nodepools = []
+        return clusters, nodepools
+
+    def _show_clusters(self, result: tuple[list[Any], list[Any]], seconds: float) -> str:
+        self.clusters, self.all_nodepools = result
+        counts: dict[str, int] = {}
+        for np in self.all_nodepools:
+            cc = np.compute_cluster.id if np.compute_cluster is not None else ""
+            counts[cc] = counts.get(cc, 0) + 1
+        rows = []
+        for cc in self.clusters:
+            rows.append(
+                [
+                    _open_button(cc.id, f"Open cluster {cc.id}", lambda cid=cc.id: self.open_cluster(cid)),
+                    _cell(cc.description or ""),
+                    _cell(getattr(cc.cloud_provider, "id", "") or "–"),
+                    _cell(cc.region or "–"),
+                    _cell(cc.cluster_type or "dedicated"),
+                    _cell(counts.get(cc.id, 0) if self.all_nodepools or not counts else "?"),
+                ]
+            )
+        if not any(cc.cluster_type == "shared" for cc in self.clusters):
+            rows.insert(
+                0,
+                [
+                    W.HTML("<i>default shared</i>"),
+                    W.HTML(f"<span style='font-size:90%'>{esc(SHARED_CLUSTER_NOTE)}</span>"),
+                    _cell("Clarifai"),
+                    _cell("–"),
+                    _cell("shared"),
+                    _cell("–"),
+                ],
+            )
+        self.clusters_box.children = [
+            _grid(["Cluster", "Description", "Provider", "Region", "Type", "Nodepools"], rows,
+                  "max-content minmax(120px, 2fr) max-content max-content max-content max-content")
+        ]  # fmt: skip
+        self.cluster = self.nodepool = None
+        self.page = "clusters"
+        self._render_breadcrumb()
+        return f"{len(self.clusters)} clusters ({seconds:.1f} s)"
+
+    def show_cluster_wizard(self) -> ClusterWizard:
+        """Open the cluster wizard under the clusters table."""
+        self.wizard = ClusterWizard(self.client)
+        self.clusters_wizard_area.children = [self.wizard]
+        return self.wizard
+
+    # --- one cluster ----------------------------------------------------------------------------
+    def _load_cluster(self, cluster_id: str) -> tuple[Any, list[Any], list[Any]]:
+        cluster = self.client.get_cluster(cluster_id)
+        nodepools = list(self.client.list_nodepools(cluster_id))
+        try:
+            deployments = list(self.client.list_deployments(compute_cluster_id=cluster_id))
+        except Exception:
+            deployments = []
+        return cluster, nodepools, deployments
+
+    def _show_cluster(self, result: tuple[Any, list[Any], list[Any]], seconds: float) -> str:
+        self.cluster, self.nodepools, self.cluster_deployments = result
+        self.nodepool = None
+        cc = self.cluster
+        rows = [
+            ("Cluster", cc.id),
+            ("Description", cc.description or "–"),
+            ("Type", f"{cc.cluster_type or 'dedicated'}" + (f", managed by {cc.managed_by}" if cc.managed_by else "")),
+            ("Cloud provider", getattr(cc.cloud_provider, "id", "") or "–"),
+            ("Region", cc.region or "–"),
+            ("Created", cc.created_at.strftime("%Y-%m-%d %H:%M UTC") if cc.created_at else "–"),
+        ]
+        self.cluster_info.value = f"<h3 style='margin:4px 0'>Cluster {esc(cc.id)}</h3>" + html_table(["", ""], rows, css="cw-cluster-info")
+        per_np: dict[str, int] = {}
+        for d in self.cluster_deployments:
+            for p in d.nodepools or d.deployment_nodepools or []:
+                per_np[p.id] = per_np.get(p.id, 0) + 1
+        grid_rows = [
+            [
+                _open_button(np.id, f"Open nodepool {np.id}", lambda nid=np.id: self.open_nodepool(cc.id, nid)),
+                _cell(np.instance_type_id or "–"),
+                _cell(f"{np.min_instances}–{np.max_instances}"),
+                _cell(_capacity_text(np)),
+                _cell(_status_text(np)),
+                _cell(np.node_count),
+                _cell(per_np.get(np.id, 0)),
+            ]
+            for np in self.nodepools
+        ]
+        self.nodepools_box.children = [
+            _grid(["Nodepool", "Instance type", "Nodes", "Capacity", "Status", "Node count", "Deployments"],
+                  grid_rows, "repeat(7, max-content)")
+            if grid_rows else W.HTML("<i>No nodepools yet: create one to deploy models here.</i>")
+        ]  # fmt: skip
+        self.cluster_confirm.children = []
+        if not isinstance(self.wizard, NodepoolWizard) or self.wizard.cluster_id != cc.id or self.wizard.done:
+            self.cluster_wizard_area.children = []
+        self.page = "cluster"
+        self._render_breadcrumb()
+        return f"Cluster {cc.id}: {len(self.nodepools)} nodepools ({seconds:.1f} s)"
+
+    def show_nodepool_wizard(self) -> NodepoolWizard:
+        """"Create a new nodepool": the nodepool wizard for this cluster, inline."""
+        self.wizard = NodepoolWizard(self.cluster, self.client, on_created=self._nodepool_created)
+        self.cluster_wizard_area.children = [self.wizard]
+        return self.wizard
+
+    def _nodepool_created(self, np: Any) -> None:
+        # show it in the table; the wizard (with its summary) stays open below
+        self.nodepools = [*self.nodepools, np]
+        self.runner.run(self._load_cluster, self.cluster.id, busy="Refreshing…", done=self._show_cluster_keep_status)
+
+    def _show_cluster_keep_status(self, result: Any, seconds: float) -> None:
+        self._show_cluster(result, seconds)
+        return None
+
+    # --- one nodepool ---------------------------------------------------------------------------
+    def _now(self) -> dt.datetime:
+        """The backend's "now" (the local control plane's clock can be fast-forwarded)."""
+        try:
+            return self.client.server_time()
+        except Exception:
+            return dt.datetime.now(dt.UTC)
+
+    def _load_nodepool(self, cluster_id: str, nodepool_id: str) -> dict[str, Any]:
+        cluster = self.cluster if self.cluster is not None and self.cluster.id == cluster_id else self.client.get_cluster(cluster_id)
+        np = self.client.get_nodepool(cluster_id, nodepool_id)
+        deployments = list(self.client.list_deployments(nodepool_id=nodepool_id, compute_cluster_id=cluster_id))
+        out: dict[str, Any] = {"cluster": cluster, "nodepool": np, "deployments": deployments, "figures": {}, "chart_error": ""}
+        try:
+            end = self._now()
+            start = max(end - HISTORY_WINDOW, np.created_at) if np.created_at else end - HISTORY_WINDOW
+            history = self.client.nodepool_history(cluster_id, nodepool_id, start, end)
+            events = self.client.nodepool_events(cluster_id, nodepool_id, start, end)
+            from compute_widgets import charts
+
+            out["history"], out["events"] = history, events
+            out["figures"] = {
+                "utilization": charts.utilization(history),
+                "scaling_history": charts.scaling_history(history, events),
+            }
+        except Exception as exc:  # the page still shows; the chart area says why it is empty
+            from ._base import one_line
+
+            out["chart_error"] = one_line(exc)
+        return out
+
+    def _show_nodepool(self, data: dict[str, Any], seconds: float) -> str:
+        self.cluster, self.nodepool, self.deployments = data["cluster"], data["nodepool"], data["deployments"]
+        self.history, self.events = data.get("history"), data.get("events")
+        self.figures = data["figures"]
+        np, cc = self.nodepool, self.cluster
+        t = np.instance_types[0] if np.instance_types else None
+        rows = [
+            ("Nodepool", np.id),
+            ("Cluster", f"{cc.id} ({cc.cluster_type or 'dedicated'})"),
+            ("Instance type", (np.instance_type_id or "–") + (f" — {_cost.accelerator_text(t)}" if t is not None and t.compute_info is not None and t.is_gpu else "")),
+            ("Autoscaling range", f"{np.min_instances} to {np.max_instances} nodes"),
+            ("Capacity type", _capacity_text(np)),
+            ("Status", _status_text(np)),
+            ("Node count", np.node_count),
+        ]
+        if np.description:
+            rows.insert(1, ("Description", np.description))
+        self.nodepool_info.value = f"<h3 style='margin:4px 0'>Nodepool {esc(np.id)}</h3>" + html_table(["", ""], rows, css="cw-nodepool-info")
+        self.deployments_table.value = html_table(
+            ["Deployment", "Model", "Replicas", "Status"],
+            [
+                [d.id, _model_text(d),
+                 f"{d.autoscale_config.min_replicas}–{d.autoscale_config.max_replicas}" if d.autoscale_config else "–",
+                 _enum_name(d.status).lower()]
+                for d in self.deployments
+            ],
+            css="cw-deployments",
+        )  # fmt: skip
+        # edit form starts from the saved values
+        spot_ok, od_ok = _cost.capacity(t) if t is not None else (True, True)
+        with self.hold_trait_notifications():
+            self.edit_max.value = max(np.max_instances, self.edit_min.value)
+            self.edit_min.value = np.min_instances
+            self.edit_max.value = np.max_instances
+            self.edit_spot.value = np.spot
+        self.edit_spot.disabled = not spot_ok or not od_ok
+        self.nodepool_confirm.children = []
+        if not isinstance(self.wizard, DeploymentWizard) or self.wizard.nodepool_id != np.id or self.wizard.done:
+            self.nodepool_wizard_area.children = []
+        self.charts.clear_output()
+        for fig in self.figures.values():
+            self.charts.append_display_data(fig)
+        if data["chart_error"]:
+            self.charts.append_stdout(f"Charts unavailable: {data['chart_error']}\n")
+        self.page = "nodepool"
+        self._render_breadcrumb()
+        self._sync_buttons()
+        return f"Nodepool {np.id}: {np.node_count} nodes, {len(self.deployments)} deployments ({seconds:.1f} s)"
+
+    def show_deployment_wizard(self) -> DeploymentWizard:
+        """Deploy a model on the nodepool on screen."""
+        self.wizard = DeploymentWizard(self.nodepool, self.client, on_created=lambda _d: self.refresh())
+        self.nodepool_wizard_area.children = [self.wizard]
+        return self.wizard
+
+    # --- edit -----------------------------------------------------------------------------------
+    def edited_nodepool(self) -> Any:
+        """The nodepool on screen with the edited range and spot setting (not saved)."""
+        from compute_widgets.api import models as m
+
+        np = self.nodepool
+        t = np.instance_types[0] if np.instance_types else None
+        _spot_ok, od_ok = _cost.capacity(t) if t is not None else (True, True)
+        if self.edit_spot.value:
+            caps = [m.CapacityType.SPOT_TYPE] + ([m.CapacityType.ON_DEMAND_TYPE] if od_ok else [])
+        else:
+            caps = [m.CapacityType.ON_DEMAND_TYPE]
+        return m.Nodepool(
+            id=np.id,
+            compute_cluster=m.ComputeCluster(id=self.cluster.id, user_id=self.cluster.user_id),
+            instance_types=[m.InstanceType(id=np.instance_type_id)] if np.instance_type_id else [],
+            node_capacity_type=m.NodeCapacityType(capacity_types=caps),
+            min_instances=int(self.edit_min.value),
+            max_instances=int(self.edit_max.value),
+        )
+
+    def _edit_problems(self) -> list[Any]:
+        return self.edited_nodepool().problems()
+
+    def _edited(self) -> bool:
+        np = self.nodepool
+        return (
+            self.edit_min.value != np.min_instances
+            or self.edit_max.value != np.max_instances
+            or bool(self.edit_spot.value) != bool(np.spot)
+        )
+
+    def save_nodepool(self) -> Any:
+        """Patch the nodepool's autoscaling range and spot setting, then reload its page."""
+        if self.nodepool is None or self._edit_problems() or not self._edited():
+            return None
+        np = self.edited_nodepool()
+        cc = self.cluster.id
+
+        def patch_and_reload() -> dict[str, Any]:
+            self.client.patch_nodepool(cc, np, action="overwrite")
+            return self._load_nodepool(cc, np.id)
+
+        def done(data: dict[str, Any], seconds: float) -> str:
+            self._show_nodepool(data, seconds)
+            n = data["nodepool"]
+            return f"Saved nodepool {n.id}: {n.min_instances}–{n.max_instances} nodes, {_capacity_text(n)} ({seconds:.1f} s)"
+
+        return self.runner.run(patch_and_reload, busy=f"Saving nodepool {np.id}…", done=done)
+
+    # --- delete ---------------------------------------------------------------------------------
+    def delete_message(self, kind: str) -> str:
+        """What stops working if the cluster / nodepool on screen is deleted (reference §6.1)."""
+        if kind == "nodepool":
+            np, n = self.nodepool, len(self.deployments)
+            ids = ", ".join(d.id for d in self.deployments)
+            what = (
+                f"Its {n} deployment{'s' if n != 1 else ''} ({ids}) stop working: requests to them fail."
+                if n
+                else "It has no deployments; its nodes are released."
+            )
+            return f"Delete nodepool {np.id} of cluster {self.cluster.id}? {what} This cannot be undone."
+        cc, n = self.cluster, len(self.nodepools)
+        ids = ", ".join(p.id for p in self.nodepools)
+        k = len(self.cluster_deployments)
+        what = (
+            f"Its {n} nodepool{'s' if n != 1 else ''} ({ids}) stop working"
+            + (f", and with them {k} deployment{'s' if k != 1 else ''}." if k else ".")
+            if n
+            else "It has no nodepools."
+        )
+        return f"Delete cluster {cc.id}? {what} This cannot be undone."
+
+    def _ask_delete(self, kind: str) -> None:
+        area = self.nodepool_confirm if kind == "nodepool" else self.cluster_confirm
+        text = W.HTML(
+            f"<div style='color:var(--jp-error-color1,#c62828)'>{esc(self.delete_message(kind))}</div>"
+        )
+        text.add_class("cw-confirm-text")
+        name = self.nodepool.id if kind == "nodepool" else self.cluster.id
+        yes = W.Button(description=f"Delete {kind} {name}", button_style="danger", layout=W.Layout(width="auto"))
+        yes.add_class("cw-confirm-delete")
+        no = W.Button(description="Cancel", layout=W.Layout(width="auto"))
+        yes.on_click(lambda _b: self.delete_nodepool() if kind == "nodepool" else self.delete_cluster())
+        no.on_click(lambda _b: setattr(area, "children", []))
+        area.children = [text, W.HBox([yes, no])]
+
+    def delete_nodepool(self) -> Any:
+        """Delete the nodepool on screen (the confirmation's button calls this) and go back."""
+        cc, np_id = self.cluster.id, self.nodepool.id
+
+        def delete_and_reload() -> Any:
+            self.client.delete_nodepool(cc, np_id)
+            return self._load_cluster(cc)
+
+        def done(result: Any, seconds: float) -> str:
+            self._show_cluster(result, seconds)
+            return f"Deleted nodepool {np_id} ({seconds:.1f} s)"
+
+        return self.runner.run(delete_and_reload, busy=f"Deleting nodepool {np_id}…", done=done)
+
+    def delete_cluster(self) -> Any:
+        """Delete the cluster on screen and go back to the clusters table."""
+        cc = self.cluster.id
+
+        def delete_and_reload() -> Any:
+            self.client.delete_cluster(cc)
+            return self._load_clusters()
+
+        def done(result: Any, seconds: float) -> str:
+            self._show_clusters(result, seconds)
+            return f"Deleted cluster {cc} ({seconds:.1f} s)"
+
+        return self.runner.run(delete_and_reload, busy=f"Deleting cluster {cc}…", done=done)
+
+    # --- representations ------------------------------------------------------------------------
+    def _text(self) -> str:
+        state = f" — {self.status.text}" if self.status.text else ""
+        if self.page == "nodepool" and self.nodepool is not None:
+            np = self.nodepool
+            return (
+                f"ComputeBrowser: nodepool {self.cluster.id}/{np.id}: {np.instance_type_id}, "
+                f"{np.min_instances}-{np.max_instances} nodes, {_capacity_text(np)}, "
+                f"{np.node_count} nodes, {len(self.deployments)} deployments{state}"
+            )
+        if self.page == "cluster" and self.cluster is not None:
+            ids = ", ".join(p.id for p in self.nodepools) or "none"
+            return f"ComputeBrowser: cluster {self.cluster.id}, nodepools: {ids}{state}"
+        ids = ", ".join(c.id for c in self.clusters) or "none"
+        return f"ComputeBrowser: {len(self.clusters)} clusters ({ids}){state}"
+
+    def _html(self) -> str:
+        if self.page == "nodepool" and self.nodepool is not None:
+            body = self.nodepool_info.value + "<b>Deployments</b>" + self.deployments_table.value
+        elif self.page == "cluster" and self.cluster is not None:
+            body = self.cluster_info.value + html_table(
+                ["Nodepool", "Instance type", "Nodes", "Capacity", "Status"],
+                [[p.id, p.instance_type_id, f"{p.min_instances}–{p.max_instances}", _capacity_text(p), _status_text(p)] for p in self.nodepools],
+            )
+        else:
+            body = "<h3>Compute clusters</h3>" + html_table(
+                ["Cluster", "Description", "Provider", "Region", "Type"],
+                [[c.id, c.description, getattr(c.cloud_provider, "id", ""), c.region, c.cluster_type] for c in self.clusters],
+            )
+        return f"<div class='cw-browser'>{body}</div>"
+
