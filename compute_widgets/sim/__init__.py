@@ -1,1 +1,54 @@
+"""The autoscaling simulator: numbers in, time series, events and KPIs out; no I/O.
 
+    from compute_widgets.sim import simulate, compare, PoolSpec, DeploymentSpec, Workload
+    pool = PoolSpec(instance_id="g5.xlarge", vcpu=4, memory_gib=16, gpus=1, gpu_memory_gib=22.4,
+                    price_od=1.006, price_spot=0.44, min_nodes=0, max_nodes=8, spot=True)
+    a = simulate(pool, [DeploymentSpec(max_replicas=8)], duration="7d")
+    b = simulate(pool.with_(spot=False), [DeploymentSpec(max_replicas=8)], duration="7d")
+    compare(a, b, names=("spot", "on-demand"))
+
+A deterministic time-stepped fluid model (autoscaling.md §3) compiled with numba and cached on
+disk; `PoolRunner` continues a run step by step (the local control plane uses it).
+sim/ imports nothing else of compute_widgets.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _numba_cache_dir() -> None:
+    """numba caches next to the sources; when that is read-only, use the user cache dir."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if "NUMBA_CACHE_DIR" in os.environ or os.access(here, os.W_OK):
+        return
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    os.environ["NUMBA_CACHE_DIR"] = os.path.join(base, "compute_widgets", "numba")
+
+
+_numba_cache_dir()
+
+from ._run import (  # noqa: E402
+    BatchResult,
+    PoolRunner,
+    SimResult,
+    compare,
+    event_message,
+    simulate,
+    simulate_batch,
+)
+from ._specs import DeploymentSpec, PoolSpec, Workload, parse_duration  # noqa: E402
+
+__all__ = [
+    "simulate",
+    "compare",
+    "PoolSpec",
+    "DeploymentSpec",
+    "Workload",
+    "SimResult",
+    "PoolRunner",
+    "simulate_batch",
+    "BatchResult",
+    "event_message",
+    "parse_duration",
+]
