@@ -15,16 +15,22 @@ from traitlets.config import Config
 
 
 @pytest.fixture
-def ip(client):
-    """A shell with the extension loaded and the session server's client injected."""
+def shell():
+    """A shell with the extension loaded (no backend: help, parsing, completion of words)."""
     c = Config()
     c.HistoryAccessor.enabled = False
-    shell = InteractiveShell.instance(config=c)
-    shell.extension_manager.load_extension("compute_widgets")
-    shell.magics_manager.registry["ComputeMagics"].client = client
-    yield shell
-    shell.extension_manager.unload_extension("compute_widgets")
+    ip = InteractiveShell.instance(config=c)
+    ip.extension_manager.load_extension("compute_widgets")
+    yield ip
+    ip.extension_manager.unload_extension("compute_widgets")
     InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def ip(shell, client):
+    """The shell with the session server's client injected (ComputeMagics.client)."""
+    shell.magics_manager.registry["ComputeMagics"].client = client
+    return shell
 
 
 @pytest.fixture
@@ -127,22 +133,22 @@ def test_unload_pops_magics_closes_clients_and_stops_monitors(ip, magics, server
     assert "compute" in ip.magics_manager.magics["line"]
 
 
-def test_reload_ext_keeps_one_instance(ip):
-    ip.run_line_magic("reload_ext", "compute_widgets")
-    assert sum(1 for c in ip.configurables if type(c).__name__ == "ComputeMagics") == 1
-    assert len([m for m in ip.Completer.custom_matchers if "compute" in repr(m)]) == 1
+def test_reload_ext_keeps_one_instance(shell):
+    shell.run_line_magic("reload_ext", "compute_widgets")
+    assert sum(1 for c in shell.configurables if type(c).__name__ == "ComputeMagics") == 1
+    assert len([m for m in shell.Completer.custom_matchers if "compute" in repr(m)]) == 1
 
 
-def test_config_traitlets(ip, magics):
-    ip.run_line_magic("config", "ComputeMagics.default_cluster = 'prod'")
-    ip.run_line_magic("config", "ComputeMagics.page_size = 5")
-    assert magics.default_cluster == "prod"
-    assert magics.page_size == 5
-    names = set(type(magics).class_trait_names(config=True))
+def test_config_traitlets(shell):
+    shell.run_line_magic("config", "ComputeMagics.default_cluster = 'prod'")
+    shell.run_line_magic("config", "ComputeMagics.page_size = 5")
+    assert shell.magics_manager.registry["ComputeMagics"].default_cluster == "prod"
+    assert shell.magics_manager.registry["ComputeMagics"].page_size == 5
+    names = set(type(shell.magics_manager.registry["ComputeMagics"]).class_trait_names(config=True))
     assert {"user_id", "default_cluster", "page_size", "api_base"} <= names
 
 
-def test_config_before_load_is_applied(client):
+def test_config_before_load_is_applied():
     c = Config()
     c.HistoryAccessor.enabled = False
     c.ComputeMagics.default_cluster = "dev"
@@ -158,50 +164,50 @@ def test_config_before_load_is_applied(client):
 # --- help and usage errors ------------------------------------------------------------------
 
 
-def test_help_overview_and_docstring(ip, capsys):
-    assert compute(ip, "") is None
+def test_help_overview_and_docstring(shell, capsys):
+    assert compute(shell, "") is None
     out = capsys.readouterr().out
     for name in ("clusters|cc", "nodepools|np", "deployments|dp", "list-instances|li", "plan", "status"):
         assert name in out
-    ip.run_line_magic("pinfo", "%compute")
+    shell.run_line_magic("pinfo", "%compute")
     doc = capsys.readouterr().out
     assert "%%compute" in doc and "default_cluster" in doc
 
 
-def test_subcommand_help_prints_without_exiting(ip, capsys):
-    assert compute(ip, "np scale --help") is None
+def test_subcommand_help_prints_without_exiting(shell, capsys):
+    assert compute(shell, "np scale --help") is None
     out = capsys.readouterr().out
     assert "usage: %compute nodepools scale" in out and "--min" in out
-    assert compute(ip, "np --help") is None
+    assert compute(shell, "np --help") is None
     out = capsys.readouterr().out
     assert "scale" in out and "delete|rm" in out
-    result = ip.run_cell("%compute plan --help")
+    result = shell.run_cell("%compute plan --help")
     assert result.success
     assert "--no-spot" in capsys.readouterr().out
 
 
-def test_unknown_subcommand_lists_valid_ones(ip, capsys):
-    msg = usage_error(ip, capsys, "%compute frobnicate")
+def test_unknown_subcommand_lists_valid_ones(shell, capsys):
+    msg = usage_error(shell, capsys, "%compute frobnicate")
     assert "frobnicate" in msg
     for name in ("clusters|cc", "nodepools|np", "deployments|dp", "connect", "status"):
         assert name in msg
 
 
-def test_unknown_verb_and_bad_arguments(ip, capsys):
-    msg = usage_error(ip, capsys, "%compute np frob")
+def test_unknown_verb_and_bad_arguments(shell, capsys):
+    msg = usage_error(shell, capsys, "%compute np frob")
     assert "list|ls" in msg and "scale" in msg
-    msg = usage_error(ip, capsys, "%compute np scale a b --min lots")
+    msg = usage_error(shell, capsys, "%compute np scale a b --min lots")
     assert "--min" in msg and "whole number" in msg
-    msg = usage_error(ip, capsys, "%compute chart a b --kind pie")
+    msg = usage_error(shell, capsys, "%compute chart a b --kind pie")
     assert "invalid choice" in msg
-    msg = usage_error(ip, capsys, "%compute cc create 'unbalanced")
+    msg = usage_error(shell, capsys, "%compute cc create 'unbalanced")
     assert "quote" in msg
-    msg = usage_error(ip, capsys, "%compute np scale a b")
+    msg = usage_error(shell, capsys, "%compute np scale a b")
     assert "--min and/or --max" in msg
 
 
-def test_missing_cluster_says_how_to_set_default(ip, capsys):
-    msg = usage_error(ip, capsys, "%compute np scale onlyone --max 2")
+def test_missing_cluster_says_how_to_set_default(shell, capsys):
+    msg = usage_error(shell, capsys, "%compute np scale onlyone --max 2")
     assert "default_cluster" in msg
 
 
@@ -444,14 +450,14 @@ def test_cell_nodepool_cluster_resolution(ip, client, cc, uid, capsys):
     assert {nid, nid2} <= {n.id for n in client.list_nodepools(cc)}
 
 
-def test_cell_errors(ip, capsys):
-    msg = usage_error(ip, capsys, "%%compute\nhello: world\n")
+def test_cell_errors(shell, capsys):
+    msg = usage_error(shell, capsys, "%%compute\nhello: world\n")
     assert "hello" in msg or "compute_cluster" in msg
-    msg = usage_error(ip, capsys, "%%compute\nnodepool: [unclosed\n")
+    msg = usage_error(shell, capsys, "%%compute\nnodepool: [unclosed\n")
     assert "line" in msg
-    msg = usage_error(ip, capsys, "%%compute --dry-run --apply\ncompute_cluster: {id: x}\n")
+    msg = usage_error(shell, capsys, "%%compute --dry-run --apply\ncompute_cluster: {id: x}\n")
     assert "not allowed with" in msg
-    msg = usage_error(ip, capsys, "%%compute\n\n")
+    msg = usage_error(shell, capsys, "%%compute\n\n")
     assert "no document" in msg
 
 
@@ -483,10 +489,10 @@ def test_connect_local_finds_the_running_server(ip, magics, server):
     assert compute(ip, "status").as_dict()["health"].startswith("ok")
 
 
-def test_connect_refuses_a_token_on_the_line_without_echoing_it(ip, capsys):
+def test_connect_refuses_a_token_on_the_line_without_echoing_it(shell, capsys):
     secret = "pat-0123456789abcdef"
     for line in (f"--pat {secret}", f"--token={secret}", secret, f"--local {secret}"):
-        msg = usage_error(ip, capsys, f"%compute connect {line}")
+        msg = usage_error(shell, capsys, f"%compute connect {line}")
         assert secret not in msg
         assert "CLARIFAI_PAT" in msg or "not shown" in msg
 
@@ -574,18 +580,18 @@ def complete(ip, line):
         return [c.text for c in ip.Completer.completions(line, len(line))]
 
 
-def test_complete_subcommands_verbs_options(ip):
-    assert {"nodepools", "np", "nodepool"} <= set(complete(ip, "%compute n"))
-    assert "list-instances" in complete(ip, "%compute l")
-    assert complete(ip, "%compute np s") == ["scale"]
-    assert set(complete(ip, "%compute dp ")) >= {"list", "get", "status", "logs", "rm"}
-    assert complete(ip, "%compute chart a b --k") == ["--kind"]
-    assert complete(ip, "%compute chart a b --kind ") == ["cost", "scaling", "utilization"]
-    assert complete(ip, "%compute dp logs x --log-type e") == ["events"]
-    assert complete(ip, "%%compute --dr") == ["--dry-run"]
-    assert "--spot" in complete(ip, "%compute np create a b --s")
+def test_complete_subcommands_verbs_options(shell):
+    assert {"nodepools", "np", "nodepool"} <= set(complete(shell, "%compute n"))
+    assert "list-instances" in complete(shell, "%compute l")
+    assert complete(shell, "%compute np s") == ["scale"]
+    assert set(complete(shell, "%compute dp ")) >= {"list", "get", "status", "logs", "rm"}
+    assert complete(shell, "%compute chart a b --k") == ["--kind"]
+    assert complete(shell, "%compute chart a b --kind ") == ["cost", "scaling", "utilization"]
+    assert complete(shell, "%compute dp logs x --log-type e") == ["events"]
+    assert complete(shell, "%%compute --dr") == ["--dry-run"]
+    assert "--spot" in complete(shell, "%compute np create a b --s")
     # the legacy API too
-    assert ip.complete("", "%compute np sc", 14)[1] == ["scale"]
+    assert shell.complete("", "%compute np sc", 14)[1] == ["scale"]
 
 
 def test_complete_cluster_and_nodepool_ids(ip, magics, client, pool, uid):
