@@ -37,7 +37,7 @@ from ._style import (
 
 F32 = np.float32
 X_HOVER = "%{x|%Y-%m-%d %H:%M:%S} UTC"
-MAX_EVENTS_PER_KIND = 300  # beyond this, markers are aggregated per hour (autoscaling.md §5.5)
+MAX_EVENTS_PER_KIND = 300  # beyond this, markers are aggregated in time buckets
 
 # column, legend name, line colour, fill colour (stack order: bottom to top)
 NODE_SPLIT = (
@@ -199,22 +199,32 @@ def line_trace(
     )
 
 
-def _event_text(label: str, row: Any) -> str:
+def _event_text(row: Any) -> str:
+    """Hover line of one event: its human message, else count, capacity type and reason."""
+    if row.message:
+        return html.escape(str(row.message))
     count = int(row.count) if row.count == row.count else 1
     cap = {"spot": "spot ", "on_demand": "on-demand "}.get(str(row.capacity_type), "")
-    text = f"<b>{html.escape(label)}</b> · {count} {cap}node{'s' if count != 1 else ''}"
-    if row.reason:
-        text += f" · {html.escape(str(row.reason))}"
-    if row.message:
-        text += f"<br>{html.escape(str(row.message))}"
-    return text
+    text = f"{count} {cap}node{'s' if count != 1 else ''}"
+    return text + (f" · {html.escape(str(row.reason))}" if row.reason else "")
+
+
+_BUCKETS = (
+    ("1h", "hour"),
+    ("3h", "3 hours"),
+    ("6h", "6 hours"),
+    ("12h", "12 hours"),
+    ("1D", "day"),
+    ("7D", "week"),
+)
 
 
 def event_traces(ev: pd.DataFrame | None) -> tuple[list[go.Scatter], list[str]]:
-    """One marker trace per event kind (y = the kind's lane); returns traces and lane labels.
+    """One marker trace per event kind in its own lane; returns traces and lane labels.
 
-    Markers sit exactly at the event timestamps; a kind with more than MAX_EVENTS_PER_KIND
-    events is aggregated per hour (marker at the hour, hover gives the totals)."""
+    Markers sit exactly at the event timestamps. A kind with more than MAX_EVENTS_PER_KIND events
+    is aggregated into the smallest bucket (1 h, 3 h, ... 1 week) that fits the cap: one marker
+    at each bucket's start whose hover gives the totals (autoscaling.md §5 rec. 5)."""
     if ev is None or len(ev) == 0:
         return [], []
     kinds = [k for k in EVENT_STYLE if (ev["kind"] == k).any()]
@@ -224,25 +234,30 @@ def event_traces(ev: pd.DataFrame | None) -> tuple[list[go.Scatter], list[str]]:
         label, color, symbol = EVENT_STYLE.get(kind, (kind.replace("_", " "), FONT_COLOR, "circle"))
         sub = ev[ev["kind"] == kind]
         if len(sub) > MAX_EVENTS_PER_KIND:
-            hours = sub.groupby(sub["timestamp"].dt.floor("h"))
-            agg = hours.agg(n=("kind", "size"), nodes=("count", "sum"))
+            for freq, span in _BUCKETS:  # noqa: B007 (span is used after the loop)
+                agg = sub.groupby(sub["timestamp"].dt.floor(freq)).agg(
+                    n=("kind", "size"), nodes=("count", "sum")
+                )
+                if len(agg) <= MAX_EVENTS_PER_KIND:
+                    break
             x_ns = as_ns(pd.DatetimeIndex(agg.index))
             text = [
-                f"<b>{html.escape(label)}</b> · {n} events, {int(c)} nodes in this hour"
+                f"{n} events, {int(c)} nodes in this {span}"
                 for n, c in zip(agg["n"], agg["nodes"], strict=True)
             ]
         else:
             x_ns = as_ns(pd.DatetimeIndex(sub["timestamp"]))
-            text = [_event_text(label, r) for r in sub.itertuples(index=False)]
+            text = [_event_text(r) for r in sub.itertuples(index=False)]
         traces.append(
             go.Scatter(
                 x=ns_to_ms(x_ns),
-                y=np.full(len(x_ns), lane, dtype=F32),
+                y0=lane,  # every marker in the kind's lane: no y array to send
+                dy=0,
                 name=label,
                 mode="markers",
                 marker=dict(color=color, symbol=symbol, size=10, line=dict(width=1, color=color)),
                 text=text,
-                hovertemplate=f"%{{text}}<br>{X_HOVER}<extra></extra>",
+                hovertemplate=f"<b>{html.escape(label)}</b><br>%{{text}}<br>{X_HOVER}<extra></extra>",
                 legendgroup="events",
             )
         )

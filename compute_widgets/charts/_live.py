@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -49,7 +50,11 @@ def _seconds(window: str | float | timedelta) -> float:
         return window.total_seconds()
     if isinstance(window, int | float):
         return float(window)
-    return pd.Timedelta(window).total_seconds()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhdw])", str(window).strip().lower())
+    if not parts or re.sub(r"\s", "", str(window).lower()) != "".join(a + b for a, b in parts):
+        raise ValueError(f"window {window!r}: use seconds or a duration like '30m', '6h', '7d'")
+    return sum(float(n) * units[u] for n, u in parts)
 
 
 def auto_resolution(window_s: float) -> str:
@@ -304,8 +309,8 @@ def _to_ts(v: Any) -> pd.Timestamp:
 def _slice(h: pd.DataFrame, t0: pd.Timestamp, t1: pd.Timestamp) -> pd.DataFrame:
     """Rows in [t0, t1] plus one on each side, so steps and lines reach the edges."""
     x = as_ns(h.index)
-    i0 = max(int(np.searchsorted(x, t0.value, side="right")) - 1, 0)
-    i1 = int(np.searchsorted(x, t1.value, side="left")) + 1
+    i0 = max(int(np.searchsorted(x, t0.value, side="left")) - 1, 0)
+    i1 = int(np.searchsorted(x, t1.value, side="right")) + 1
     return h.iloc[i0:i1]
 
 

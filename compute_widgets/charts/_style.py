@@ -84,6 +84,8 @@ def apply_layout(fig: go.Figure, title: str, height: int, **extra) -> go.Figure:
         title=dict(text=title, x=0.01, xanchor="left"),
         height=height,
         hovermode="closest",
+        paper_bgcolor=TRANSPARENT,  # explicit as well as in the template: survives a re-template
+        plot_bgcolor=TRANSPARENT,
         legend=dict(
             orientation="v",
             yanchor="top",
