@@ -74,7 +74,8 @@ def test_fallback_is_the_local_control_plane(env, tmp_path, monkeypatch):
     try:
         assert client.is_local and client.user_id == "me"
         assert s.get_client() is client
-        assert client.list_clusters() == []
+        # a fresh store: nothing but the shared cluster the server seeds
+        assert all(c.cluster_type == "shared" for c in client.list_clusters())
         again = Settings.resolve(data_dir=tmp_path / "cp")  # found through the runtime file
         assert again.api_base == client.base_url and again.local
         env.setenv("CLARIFAI_PAT", "env-pat-123456")

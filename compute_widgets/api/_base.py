@@ -90,7 +90,7 @@ class Pages(Generic[T]):
 Op = Generator[Any, Any, T]
 
 
-class ResultList(list[T]):
+class ResultList(list[T], Generic[T]):
     """A list of resources that also shows itself as a table.
 
     `to_dataframe()` gives one row per item with the columns a person reads (for a nodepool:
