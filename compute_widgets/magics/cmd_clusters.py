@@ -78,13 +78,13 @@ def run_delete(m: Any, args: argparse.Namespace) -> None:
 
 def load_one(path: str, kind: str) -> Any:
     """The `kind` model of a Clarifai CLI YAML file; a UsageError when it has none."""
-    from compute_widgets.api.config import load_config
-
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except OSError as exc:
         raise UsageError(f"cannot read --config {path!r}: {exc.strerror or exc}") from None
+    from compute_widgets.api.config import load_config
+
     models = load_config(text)
     if kind not in models:
         keys = ", ".join(models) or "none"
