@@ -42,12 +42,7 @@ from typing import Any
 
 import httpx
 
-try:
-    from compute_widgets.api.errors import ComputeError
-except ImportError:  # pragma: no cover - until api/errors.py lands
-
-    class ComputeError(Exception):  # type: ignore[no-redef]
-        pass
+from compute_widgets.api.errors import ComputeError
 
 
 HOST = "127.0.0.1"
@@ -455,7 +450,7 @@ def build_app(data_dir: Path, token: str, demo: bool = False) -> Any:
     store = Store(data_dir / STORE_FILE)
     catalog = Catalog.load()
     # the simulated time survives a restart: the offset lives in the store
-    clock = Clock(offset_seconds=store.get_clock_offset(), on_change=store.set_clock_offset)
+    clock = Clock(offset_seconds=store.get_clock_offset())  # the app saves it on advance
     metrics = None
     try:
         from compute_widgets.local import metrics as metrics_mod
