@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 _SKIP_KEYS = {"key"}  # ComputeCluster.key.id is a secret (the PAT on Clarifai)
@@ -17,20 +18,29 @@ _MAX_ROWS = 30
 _MAX_VALUE = 120
 
 
-def flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Wire dict -> [("instance_types", "g5.xlarge"), ("compute_cluster.id", "cc1"), ...]."""
+def flatten(data: dict[str, Any], prefix: str = "", source: Any = None) -> list[tuple[str, str]]:
+    """Wire dict -> [("instance_types", "g5.xlarge"), ("compute_cluster.id", "cc1"), ...].
+
+    `source` is the model the dict came from: its enum fields are shown by name
+    ("NODEPOOL_STATUS_READY"), not by the wire's integer.
+    """
     rows: list[tuple[str, str]] = []
     for key, value in data.items():
         if key in _SKIP_KEYS:
             continue
         name = f"{prefix}{key}"
+        attr = getattr(source, key, None) if source is not None else None
         if isinstance(value, dict):
-            rows.extend(flatten(value, name + "."))
+            rows.extend(flatten(value, name + ".", attr))
         elif isinstance(value, list):
             if value and all(isinstance(v, dict) and "id" in v for v in value):
                 rows.append((name, ", ".join(str(v["id"]) for v in value)))
+            elif value and isinstance(attr, list) and all(isinstance(a, Enum) for a in attr):
+                rows.append((name, ", ".join(a.name for a in attr)))
             elif value:
                 rows.append((name, json.dumps(value, default=str)))
+        elif isinstance(attr, Enum):
+            rows.append((name, attr.name))
         else:
             rows.append((name, _text(value)))
     return rows
@@ -75,7 +85,7 @@ class ModelView(KeyValueTable):
         self.model = model
         wire = model.to_wire() if hasattr(model, "to_wire") else dict(model)
         title = f"{kind} {getattr(model, 'id', '') or ''}".strip()
-        super().__init__(title, flatten(wire))
+        super().__init__(title, flatten(wire, source=model))
 
     def __getattr__(self, name: str) -> Any:
         # only called for names the view lacks: forward to the model (np.max_instances)
