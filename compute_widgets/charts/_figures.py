@@ -45,6 +45,8 @@ NODE_SPLIT = (
     ("nodes_ready_od", "ready on-demand", OD_COLOR, OD_FILL),
     ("nodes_pending_spot", "pending spot", SPOT_COLOR, SPOT_PENDING_COLOR),
     ("nodes_pending_od", "pending on-demand", OD_COLOR, OD_PENDING_COLOR),
+    # spot nodes in their preemption notice (the simulator's extra column; not in `nodes`)
+    ("nodes_draining_spot", "draining spot (preempted)", SPOT_COLOR, SPOT_PENDING_COLOR),
 )
 # column, legend name, colour, dash
 NODE_LINES = (
@@ -110,7 +112,11 @@ def node_traces(df: pd.DataFrame, max_points: int = MAX_POINTS) -> list[go.Scatt
     """Stacked node-count steps by capacity type (or the total), desired, min and max."""
     x_ns = as_ns(df.index)
     traces: list[go.Scatter] = []
-    split = [s for s in NODE_SPLIT if _has(df, s[0])]
+    split = [
+        s
+        for s in NODE_SPLIT
+        if _has(df, s[0]) and ("draining" not in s[0] or bool((df[s[0]] > 0).any()))
+    ]
     if split:
         ys = [np.nan_to_num(_values(df, s[0])) for s in split]
         idx, _ = reduce_indices(x_ns, ys, "step", max_points)  # shared x: stacking needs it
@@ -125,6 +131,7 @@ def node_traces(df: pd.DataFrame, max_points: int = MAX_POINTS) -> list[go.Scatt
                     stackgroup="nodes",
                     line=dict(color=color, width=0.8, shape="hv"),
                     fillcolor=fill,
+                    fillpattern=dict(shape="/", fgcolor=color) if "draining" in name else None,
                     hovertemplate=_hover(name, "%{y:.0f} nodes"),
                 )
             )
