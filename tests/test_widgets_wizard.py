@@ -15,8 +15,12 @@ pytest.importorskip("ipywidgets")
 
 from compute_widgets.api import models as m  # noqa: E402
 from compute_widgets.api.client import ComputeClient  # noqa: E402
-from compute_widgets.widgets import ClusterWizard, DeploymentWizard, NodepoolWizard  # noqa: E402
-from compute_widgets.widgets import _cost  # noqa: E402
+from compute_widgets.widgets import (  # noqa: E402
+    ClusterWizard,
+    DeploymentWizard,
+    NodepoolWizard,
+    _cost,  # noqa: E402
+)
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -85,7 +89,13 @@ class FailingPosts(httpx.BaseTransport):
                 raise httpx.ConnectError("connection dropped", request=request)
             return httpx.Response(
                 500,
-                json={"status": {"code": 98005, "description": "Injected internal error", "req_id": "inj"}},
+                json={
+                    "status": {
+                        "code": 98005,
+                        "description": "Injected internal error",
+                        "req_id": "inj",
+                    }
+                },
                 request=request,
             )
         return self.inner.handle_request(request)
@@ -121,7 +131,10 @@ def test_nodepool_wizard_fill_click_creates_nodepool(client, uid):
     assert got.instance_type_id == "g5.xlarge"
     assert (got.min_instances, got.max_instances) == (0, 3)
     assert got.spot and got.description == "A10G pool"
-    assert f"%compute nodepools create {cc.id} {np_id} --instance g5.xlarge --min 0 --max 3 --spot" in w.result.value
+    assert (
+        f"%compute nodepools create {cc.id} {np_id} --instance g5.xlarge --min 0 --max 3 --spot"
+        in w.result.value
+    )
     assert "nodepool:" in w.result.value and "g5.xlarge" in w.result.value  # the CLI YAML
     assert w.action.disabled and w.done
     w.click()  # a second click after success creates nothing
@@ -205,7 +218,9 @@ def test_cost_estimate_numbers():
     t = m.InstanceType(
         id="g5.xlarge",
         price="35.000000",
-        compute_info=m.ComputeInfo(num_accelerators=1, accelerator_type=["NVIDIA-A10G"], accelerator_memory="22Gi"),
+        compute_info=m.ComputeInfo(
+            num_accelerators=1, accelerator_type=["NVIDIA-A10G"], accelerator_memory="22Gi"
+        ),
     )
     e = _cost.estimate(t, 1, 4, use_spot=True)
     assert e.od == pytest.approx(1.26)
@@ -233,11 +248,17 @@ def test_server_error_keeps_the_form_filled(client, uid):
     w.click()
     assert w.status.kind == "error"
     assert "\n" not in w.status.text and taken in w.status.text or "exist" in w.status.text.lower()
-    assert (w.nodepool_id.value, w.instance_type.value, w.max_nodes.value) == (taken, "g5.xlarge", 2)
+    assert (w.nodepool_id.value, w.instance_type.value, w.max_nodes.value) == (
+        taken,
+        "g5.xlarge",
+        2,
+    )
     assert not w.action.disabled and not w.done  # fix and retry
     w.nodepool_id.value = uid("np")
     w.click()
-    assert w.status.kind == "ok" and client.get_nodepool(cc.id, w.nodepool_id.value).max_instances == 2
+    assert (
+        w.status.kind == "ok" and client.get_nodepool(cc.id, w.nodepool_id.value).max_instances == 2
+    )
 
 
 @pytest.mark.parametrize("mode", ["500", "drop"])
@@ -315,10 +336,14 @@ def test_cluster_wizard_creates_cluster_then_nodepool(client, uid):
     got = client.get_cluster(cc_id)
     assert got.cloud_provider.id == "gcp" and got.region == "us-east4"
     assert w.step == 1 and w.pages.selected_index == 1
-    assert f"%compute clusters create {cc_id} --cloud gcp --region us-east4" in w.cluster_result.value
+    assert (
+        f"%compute clusters create {cc_id} --cloud gcp --region us-east4" in w.cluster_result.value
+    )
     npw = w.nodepool_wizard
     assert npw is not None and npw.cluster.id == cc_id
-    assert all(t.cloud_provider is None or t.cloud_provider.id in ("", "gcp") for t in npw.types.values())
+    assert all(
+        t.cloud_provider is None or t.cloud_provider.id in ("", "gcp") for t in npw.types.values()
+    )
     pick(npw, "g2-standard-4")
     npw.nodepool_id.value = uid("np")
     npw.click()
@@ -360,7 +385,7 @@ def test_typed_pat_never_reaches_widget_state_or_repr(server, client, uid):
     assert pat not in exposed_text(w)
     w.click()
     assert w.status.kind in ("ok", "error")  # whatever the server says of this key ...
-    for root in (w, *( [w.nodepool_wizard] if w.nodepool_wizard else [])):
+    for root in (w, *([w.nodepool_wizard] if w.nodepool_wizard else [])):
         text = exposed_text(root)
         assert pat not in text and server.token not in text  # ... no token is ever shown
     assert w._pat is None or w.created is None
@@ -384,7 +409,12 @@ def test_no_token_in_any_widget_state_or_repr(server, client, uid):
     cw.cluster_id.value = uid("cc")
     cw.click()
     assert cw.created is not None  # the connection's token went out as the cluster key
-    views = [cw, NodepoolWizard(cc, client), DeploymentWizard((cc.id, np.id), client), ComputeBrowser(client)]
+    views = [
+        cw,
+        NodepoolWizard(cc, client),
+        DeploymentWizard((cc.id, np.id), client),
+        ComputeBrowser(client),
+    ]
     browser = views[-1]
     browser.open_nodepool(cc.id, np.id)
     views.append(Planner((cc.id, np.id), client, duration="1d"))
@@ -392,7 +422,9 @@ def test_no_token_in_any_widget_state_or_repr(server, client, uid):
         text = exposed_text(view)
         assert server.token not in text, type(view).__name__
         bundle = view._repr_mimebundle_()
-        assert {"text/plain", "text/html", "application/vnd.jupyter.widget-view+json"} <= set(bundle)
+        assert {"text/plain", "text/html", "application/vnd.jupyter.widget-view+json"} <= set(
+            bundle
+        )
 
 
 # --- DeploymentWizard ---------------------------------------------------------------------------------
@@ -414,7 +446,7 @@ def make_nodepool(client, uid, cc=None):
 
 def fill_deployment(w: DeploymentWizard, model_id: str, dep_id: str) -> None:
     w.app_id.value = "main"
-    w.model_id.value = model_id
+    w.model_field.value = model_id
     w.deployment_id.value = dep_id
 
 
@@ -424,8 +456,11 @@ def test_deployment_wizard_creates_deployment(client, uid):
     assert w.action.disabled  # no model yet
     assert (w.scale_up_delay.value, w.scale_down_delay.value) == (300, 300)
     assert (w.scale_to_zero_delay.value, w.traffic_history.value) == (3600, 600)
-    assert w.scheduling.value == "PERFORMANCE" and "UNKNOWN_SCHEDULING_CHOICE" not in w.scheduling.options
-    w.model_id.value = "llama"
+    assert (
+        w.scheduling.value == "PERFORMANCE"
+        and "UNKNOWN_SCHEDULING_CHOICE" not in w.scheduling.options
+    )
+    w.model_field.value = "llama"
     assert w.deployment_id.value == "deploy-llama"  # suggested until the user types one
     dep_id = uid("dep")
     fill_deployment(w, "llama", dep_id)
@@ -457,7 +492,7 @@ def test_second_deployment_of_a_model_on_a_nodepool_is_refused_in_the_status_lin
     fill_deployment(second, "same-model", dep2)
     second.click()
     assert second.status.kind == "error" and "\n" not in second.status.text
-    assert second.deployment_id.value == dep2 and second.model_id.value == "same-model"
+    assert second.deployment_id.value == dep2 and second.model_field.value == "same-model"
     assert not second.action.disabled
     with pytest.raises(Exception):  # noqa: B017 - the server's not-found error, whatever its class
         client.get_deployment(dep2)

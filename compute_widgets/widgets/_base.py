@@ -69,7 +69,11 @@ def html_table(
     head = "".join(f"<th style='text-align:left;padding:2px 8px'>{esc(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
-        style = " style='background:var(--jp-brand-color3,#e3f2fd);font-weight:600'" if i == highlight else ""
+        style = (
+            " style='background:var(--jp-brand-color3,#e3f2fd);font-weight:600'"
+            if i == highlight
+            else ""
+        )
         cells = "".join(
             f"<td style='padding:2px 8px'>{c if j in raw_columns else esc(c)}</td>"
             for j, c in enumerate(row)
@@ -210,6 +214,8 @@ class Runner:
             return
         if line:
             self.status.ok(line)
+        elif self.status.kind == "busy":
+            self.status.clear()
 
     def _failed(self, exc: BaseException, failed) -> None:
         self.last_error = exc
@@ -305,3 +311,24 @@ def resolve_client(client: Any) -> Any:
     from compute_widgets.settings import get_client
 
     return get_client()
+
+
+def show_figures(out: W.Output, figures: Iterable[Any], note: str = "") -> None:
+    """Replace ``out``'s content with static plotly figures (plain go.Figure, not FigureWidget).
+
+    Builds the display_data outputs directly (the plotly mimetype JupyterLab renders), so it
+    works from any thread and outside a kernel, where ``with out:`` and IPython's formatter
+    capture nothing (jupyter.md §1.5).
+    """
+    import plotly.io as pio
+
+    renderer = pio.renderers["plotly_mimetype"]
+    outputs = []
+    for fig in figures:
+        data = dict(renderer.to_mimebundle(fig.to_dict()))
+        title = getattr(getattr(fig.layout, "title", None), "text", None) or "plotly figure"
+        data["text/plain"] = f"<Figure: {title}>"
+        outputs.append({"output_type": "display_data", "data": data, "metadata": {}})
+    if note:
+        outputs.append({"output_type": "stream", "name": "stdout", "text": note + "\n"})
+    out.outputs = tuple(outputs)

@@ -81,9 +81,7 @@ def range_sentence(it: Any | None, lo: int, hi: int) -> str:
     spot_ok, od_ok = capacity(it)
     rate = od if od_ok else spot_price(it)[0]
     cold = COLD_START[bool(it.is_gpu)]
-    idle = (
-        f"min 0: $0/h when idle, but the first request waits for a node to boot (cold start, {cold})"
-    )
+    idle = f"min 0: $0/h when idle, but the first request waits for a node to boot (cold start, {cold})"
     if rate is None:
         warm = "min 1: no cold start, at least one node always running (price on request)"
     else:

@@ -14,7 +14,16 @@ import ipywidgets as W
 import traitlets
 
 from . import _cost
-from ._base import ViewBase, esc, field_message, html_table, labelled, resolve_client, set_message
+from ._base import (
+    ViewBase,
+    esc,
+    field_message,
+    html_table,
+    labelled,
+    resolve_client,
+    set_message,
+    show_figures,
+)
 from .wizard import ClusterWizard, DeploymentWizard, NodepoolWizard
 
 __all__ = ["ComputeBrowser"]
@@ -34,7 +43,9 @@ def _enum_name(value: Any) -> str:
 
 
 def _capacity_text(np: Any) -> str:
-    types = [int(t) for t in (np.node_capacity_type.capacity_types if np.node_capacity_type else [])]
+    types = [
+        int(t) for t in (np.node_capacity_type.capacity_types if np.node_capacity_type else [])
+    ]
     if 2 in types and 1 in types:
         return "spot, on-demand fallback"
     if 2 in types:
@@ -52,7 +63,9 @@ def _model_text(d: Any) -> str:
     if m is None:
         return "–"
     ref = "/".join(x for x in (m.user_id, m.app_id, m.id) if x)
-    return ref + (f" @ {m.model_version.id}" if m.model_version is not None and m.model_version.id else "")
+    return ref + (
+        f" @ {m.model_version.id}" if m.model_version is not None and m.model_version.id else ""
+    )
 
 
 def _cell(text: Any, width: str = "auto") -> W.HTML:
@@ -95,13 +108,17 @@ class ComputeBrowser(ViewBase):
 
         self.breadcrumb = W.HBox([])
         self.breadcrumb.add_class("cw-breadcrumb")
-        self.refresh_button = W.Button(description="Refresh", icon="refresh", layout=W.Layout(width="auto"))
+        self.refresh_button = W.Button(
+            description="Refresh", icon="refresh", layout=W.Layout(width="auto")
+        )
         self.refresh_button.add_class("cw-refresh")
         self.refresh_button.on_click(lambda _b: self.refresh())
 
         # clusters page
         self.clusters_box = W.VBox([])
-        self.new_cluster_button = W.Button(description="Create a new cluster", layout=W.Layout(width="auto"))
+        self.new_cluster_button = W.Button(
+            description="Create a new cluster", layout=W.Layout(width="auto")
+        )
         self.new_cluster_button.on_click(lambda _b: self.show_cluster_wizard())
         self.clusters_wizard_area = W.VBox([])
         self.clusters_page = W.VBox(
@@ -112,10 +129,14 @@ class ComputeBrowser(ViewBase):
         # cluster page
         self.cluster_info = W.HTML()
         self.nodepools_box = W.VBox([])
-        self.new_nodepool_button = W.Button(description="Create a new nodepool", layout=W.Layout(width="auto"))
+        self.new_nodepool_button = W.Button(
+            description="Create a new nodepool", layout=W.Layout(width="auto")
+        )
         self.new_nodepool_button.add_class("cw-new-nodepool")
         self.new_nodepool_button.on_click(lambda _b: self.show_nodepool_wizard())
-        self.delete_cluster_button = W.Button(description="Delete cluster…", button_style="danger", layout=W.Layout(width="auto"))
+        self.delete_cluster_button = W.Button(
+            description="Delete cluster…", button_style="danger", layout=W.Layout(width="auto")
+        )
         self.delete_cluster_button.on_click(lambda _b: self._ask_delete("cluster"))
         self.cluster_wizard_area = W.VBox([])
         self.cluster_confirm = W.VBox([])
@@ -132,7 +153,9 @@ class ComputeBrowser(ViewBase):
         self.edit_max = W.BoundedIntText(min=0, max=1000, layout=W.Layout(width="90px"))
         self.edit_spot = W.Checkbox(description="Use spot instances", indent=False)
         self.edit_msg = field_message()
-        self.save_button = W.Button(description="Save", button_style="primary", layout=W.Layout(width="auto"))
+        self.save_button = W.Button(
+            description="Save", button_style="primary", layout=W.Layout(width="auto")
+        )
         self.save_button.add_class("cw-save")
         self.save_button.on_click(lambda _b: self.save_nodepool())
         for w in (self.edit_min, self.edit_max, self.edit_spot):
@@ -145,7 +168,9 @@ class ComputeBrowser(ViewBase):
         keep(self.edit_min, self.edit_max)
         self.deploy_button = W.Button(description="Deploy a model", layout=W.Layout(width="auto"))
         self.deploy_button.on_click(lambda _b: self.show_deployment_wizard())
-        self.delete_nodepool_button = W.Button(description="Delete nodepool…", button_style="danger", layout=W.Layout(width="auto"))
+        self.delete_nodepool_button = W.Button(
+            description="Delete nodepool…", button_style="danger", layout=W.Layout(width="auto")
+        )
         self.delete_nodepool_button.on_click(lambda _b: self._ask_delete("nodepool"))
         self.nodepool_confirm = W.VBox([])
         self.nodepool_wizard_area = W.VBox([])
@@ -168,7 +193,9 @@ class ComputeBrowser(ViewBase):
             ]
         )
 
-        self.pages = W.Stack([self.clusters_page, self.cluster_page, self.nodepool_page], selected_index=0)
+        self.pages = W.Stack(
+            [self.clusters_page, self.cluster_page, self.nodepool_page], selected_index=0
+        )
         self.children = [W.HBox([self.breadcrumb, self.refresh_button]), self.status, self.pages]
         self._render_breadcrumb()
         self.open_clusters()
@@ -202,11 +229,18 @@ class ComputeBrowser(ViewBase):
 
     def open_clusters(self) -> Any:
         """Show the clusters table (loads it)."""
-        return self.runner.run(self._load_clusters, busy="Loading clusters…", done=self._show_clusters)
+        return self.runner.run(
+            self._load_clusters, busy="Loading clusters…", done=self._show_clusters
+        )
 
     def open_cluster(self, cluster_id: str) -> Any:
         """Show a cluster's page (loads it)."""
-        return self.runner.run(self._load_cluster, cluster_id, busy=f"Loading cluster {cluster_id}…", done=self._show_cluster)
+        return self.runner.run(
+            self._load_cluster,
+            cluster_id,
+            busy=f"Loading cluster {cluster_id}…",
+            done=self._show_cluster,
+        )
 
     def open_nodepool(self, cluster_id: str, nodepool_id: str) -> Any:
         """Show a nodepool's page (loads it, its deployments, history and charts)."""
@@ -232,7 +266,9 @@ class ComputeBrowser(ViewBase):
             b.disabled = busy
         problems = self._edit_problems() if self.nodepool is not None else []
         set_message(self.edit_msg, " ".join(p.message for p in problems))
-        self.save_button.disabled = busy or self.nodepool is None or bool(problems) or not self._edited()
+        self.save_button.disabled = (
+            busy or self.nodepool is None or bool(problems) or not self._edited()
+        )
 
     # --- clusters -------------------------------------------------------------------------------
     def _load_clusters(self) -> tuple[list[Any], list[Any]]:
@@ -253,7 +289,9 @@ class ComputeBrowser(ViewBase):
         for cc in self.clusters:
             rows.append(
                 [
-                    _open_button(cc.id, f"Open cluster {cc.id}", lambda cid=cc.id: self.open_cluster(cid)),
+                    _open_button(
+                        cc.id, f"Open cluster {cc.id}", lambda cid=cc.id: self.open_cluster(cid)
+                    ),
                     _cell(cc.description or ""),
                     _cell(getattr(cc.cloud_provider, "id", "") or "–"),
                     _cell(cc.region or "–"),
@@ -298,26 +336,39 @@ class ComputeBrowser(ViewBase):
             deployments = []
         return cluster, nodepools, deployments
 
-    def _show_cluster(self, result: tuple[Any, list[Any], list[Any]], seconds: float) -> str:
+    def _show_cluster(
+        self, result: tuple[Any, list[Any], list[Any]], seconds: float, keep_wizard: bool = False
+    ) -> str:
         self.cluster, self.nodepools, self.cluster_deployments = result
         self.nodepool = None
         cc = self.cluster
         rows = [
             ("Cluster", cc.id),
             ("Description", cc.description or "–"),
-            ("Type", f"{cc.cluster_type or 'dedicated'}" + (f", managed by {cc.managed_by}" if cc.managed_by else "")),
+            (
+                "Type",
+                f"{cc.cluster_type or 'dedicated'}"
+                + (f", managed by {cc.managed_by}" if cc.managed_by else ""),
+            ),
             ("Cloud provider", getattr(cc.cloud_provider, "id", "") or "–"),
             ("Region", cc.region or "–"),
             ("Created", cc.created_at.strftime("%Y-%m-%d %H:%M UTC") if cc.created_at else "–"),
         ]
-        self.cluster_info.value = f"<h3 style='margin:4px 0'>Cluster {esc(cc.id)}</h3>" + html_table(["", ""], rows, css="cw-cluster-info")
+        self.cluster_info.value = (
+            f"<h3 style='margin:4px 0'>Cluster {esc(cc.id)}</h3>"
+            + html_table(["", ""], rows, css="cw-cluster-info")
+        )
         per_np: dict[str, int] = {}
         for d in self.cluster_deployments:
             for p in d.nodepools or d.deployment_nodepools or []:
                 per_np[p.id] = per_np.get(p.id, 0) + 1
         grid_rows = [
             [
-                _open_button(np.id, f"Open nodepool {np.id}", lambda nid=np.id: self.open_nodepool(cc.id, nid)),
+                _open_button(
+                    np.id,
+                    f"Open nodepool {np.id}",
+                    lambda nid=np.id: self.open_nodepool(cc.id, nid),
+                ),
                 _cell(np.instance_type_id or "–"),
                 _cell(f"{np.min_instances}–{np.max_instances}"),
                 _cell(_capacity_text(np)),
@@ -333,14 +384,15 @@ class ComputeBrowser(ViewBase):
             if grid_rows else W.HTML("<i>No nodepools yet: create one to deploy models here.</i>")
         ]  # fmt: skip
         self.cluster_confirm.children = []
-        if not isinstance(self.wizard, NodepoolWizard) or self.wizard.cluster_id != cc.id or self.wizard.done:
+        mine = isinstance(self.wizard, NodepoolWizard) and self.wizard.cluster_id == cc.id
+        if not mine or (self.wizard.done and not keep_wizard):
             self.cluster_wizard_area.children = []
         self.page = "cluster"
         self._render_breadcrumb()
         return f"Cluster {cc.id}: {len(self.nodepools)} nodepools ({seconds:.1f} s)"
 
     def show_nodepool_wizard(self) -> NodepoolWizard:
-        """"Create a new nodepool": the nodepool wizard for this cluster, inline."""
+        """ "Create a new nodepool": the nodepool wizard for this cluster, inline."""
         self.wizard = NodepoolWizard(self.cluster, self.client, on_created=self._nodepool_created)
         self.cluster_wizard_area.children = [self.wizard]
         return self.wizard
@@ -348,10 +400,15 @@ class ComputeBrowser(ViewBase):
     def _nodepool_created(self, np: Any) -> None:
         # show it in the table; the wizard (with its summary) stays open below
         self.nodepools = [*self.nodepools, np]
-        self.runner.run(self._load_cluster, self.cluster.id, busy="Refreshing…", done=self._show_cluster_keep_status)
+        self.runner.run(
+            self._load_cluster,
+            self.cluster.id,
+            busy="Refreshing…",
+            done=self._show_cluster_keep_status,
+        )
 
     def _show_cluster_keep_status(self, result: Any, seconds: float) -> None:
-        self._show_cluster(result, seconds)
+        self._show_cluster(result, seconds, keep_wizard=True)
         return None
 
     # --- one nodepool ---------------------------------------------------------------------------
@@ -363,13 +420,27 @@ class ComputeBrowser(ViewBase):
             return dt.datetime.now(dt.UTC)
 
     def _load_nodepool(self, cluster_id: str, nodepool_id: str) -> dict[str, Any]:
-        cluster = self.cluster if self.cluster is not None and self.cluster.id == cluster_id else self.client.get_cluster(cluster_id)
+        cluster = (
+            self.cluster
+            if self.cluster is not None and self.cluster.id == cluster_id
+            else self.client.get_cluster(cluster_id)
+        )
         np = self.client.get_nodepool(cluster_id, nodepool_id)
-        deployments = list(self.client.list_deployments(nodepool_id=nodepool_id, compute_cluster_id=cluster_id))
-        out: dict[str, Any] = {"cluster": cluster, "nodepool": np, "deployments": deployments, "figures": {}, "chart_error": ""}
+        deployments = list(
+            self.client.list_deployments(nodepool_id=nodepool_id, compute_cluster_id=cluster_id)
+        )
+        out: dict[str, Any] = {
+            "cluster": cluster,
+            "nodepool": np,
+            "deployments": deployments,
+            "figures": {},
+            "chart_error": "",
+        }
         try:
             end = self._now()
-            start = max(end - HISTORY_WINDOW, np.created_at) if np.created_at else end - HISTORY_WINDOW
+            start = (
+                max(end - HISTORY_WINDOW, np.created_at) if np.created_at else end - HISTORY_WINDOW
+            )
             history = self.client.nodepool_history(cluster_id, nodepool_id, start, end)
             events = self.client.nodepool_events(cluster_id, nodepool_id, start, end)
             from compute_widgets import charts
@@ -385,8 +456,14 @@ class ComputeBrowser(ViewBase):
             out["chart_error"] = one_line(exc)
         return out
 
-    def _show_nodepool(self, data: dict[str, Any], seconds: float) -> str:
-        self.cluster, self.nodepool, self.deployments = data["cluster"], data["nodepool"], data["deployments"]
+    def _show_nodepool(
+        self, data: dict[str, Any], seconds: float, keep_wizard: bool = False
+    ) -> str:
+        self.cluster, self.nodepool, self.deployments = (
+            data["cluster"],
+            data["nodepool"],
+            data["deployments"],
+        )
         self.history, self.events = data.get("history"), data.get("events")
         self.figures = data["figures"]
         np, cc = self.nodepool, self.cluster
@@ -394,7 +471,15 @@ class ComputeBrowser(ViewBase):
         rows = [
             ("Nodepool", np.id),
             ("Cluster", f"{cc.id} ({cc.cluster_type or 'dedicated'})"),
-            ("Instance type", (np.instance_type_id or "–") + (f" — {_cost.accelerator_text(t)}" if t is not None and t.compute_info is not None and t.is_gpu else "")),
+            (
+                "Instance type",
+                (np.instance_type_id or "–")
+                + (
+                    f" — {_cost.accelerator_text(t)}"
+                    if t is not None and t.compute_info is not None and t.is_gpu
+                    else ""
+                ),
+            ),
             ("Autoscaling range", f"{np.min_instances} to {np.max_instances} nodes"),
             ("Capacity type", _capacity_text(np)),
             ("Status", _status_text(np)),
@@ -402,7 +487,10 @@ class ComputeBrowser(ViewBase):
         ]
         if np.description:
             rows.insert(1, ("Description", np.description))
-        self.nodepool_info.value = f"<h3 style='margin:4px 0'>Nodepool {esc(np.id)}</h3>" + html_table(["", ""], rows, css="cw-nodepool-info")
+        self.nodepool_info.value = (
+            f"<h3 style='margin:4px 0'>Nodepool {esc(np.id)}</h3>"
+            + html_table(["", ""], rows, css="cw-nodepool-info")
+        )
         self.deployments_table.value = html_table(
             ["Deployment", "Model", "Replicas", "Status"],
             [
@@ -422,13 +510,14 @@ class ComputeBrowser(ViewBase):
             self.edit_spot.value = np.spot
         self.edit_spot.disabled = not spot_ok or not od_ok
         self.nodepool_confirm.children = []
-        if not isinstance(self.wizard, DeploymentWizard) or self.wizard.nodepool_id != np.id or self.wizard.done:
+        mine = isinstance(self.wizard, DeploymentWizard) and self.wizard.nodepool_id == np.id
+        if not mine or (self.wizard.done and not keep_wizard):
             self.nodepool_wizard_area.children = []
-        self.charts.clear_output()
-        for fig in self.figures.values():
-            self.charts.append_display_data(fig)
-        if data["chart_error"]:
-            self.charts.append_stdout(f"Charts unavailable: {data['chart_error']}\n")
+        show_figures(
+            self.charts,
+            self.figures.values(),
+            f"Charts unavailable: {data['chart_error']}" if data["chart_error"] else "",
+        )
         self.page = "nodepool"
         self._render_breadcrumb()
         self._sync_buttons()
@@ -436,9 +525,18 @@ class ComputeBrowser(ViewBase):
 
     def show_deployment_wizard(self) -> DeploymentWizard:
         """Deploy a model on the nodepool on screen."""
-        self.wizard = DeploymentWizard(self.nodepool, self.client, on_created=lambda _d: self.refresh())
+        self.wizard = DeploymentWizard(
+            self.nodepool, self.client, on_created=self._deployment_created
+        )
         self.nodepool_wizard_area.children = [self.wizard]
         return self.wizard
+
+    def _deployment_created(self, _d: Any) -> None:
+        cc, np_id = self.cluster.id, self.nodepool.id
+        self.runner.run(
+            self._load_nodepool, cc, np_id, busy="Refreshing…",
+            done=lambda data, s: self._show_nodepool(data, s, keep_wizard=True) and None,
+        )  # fmt: skip
 
     # --- edit -----------------------------------------------------------------------------------
     def edited_nodepool(self) -> Any:
@@ -520,10 +618,16 @@ class ComputeBrowser(ViewBase):
         )
         text.add_class("cw-confirm-text")
         name = self.nodepool.id if kind == "nodepool" else self.cluster.id
-        yes = W.Button(description=f"Delete {kind} {name}", button_style="danger", layout=W.Layout(width="auto"))
+        yes = W.Button(
+            description=f"Delete {kind} {name}",
+            button_style="danger",
+            layout=W.Layout(width="auto"),
+        )
         yes.add_class("cw-confirm-delete")
         no = W.Button(description="Cancel", layout=W.Layout(width="auto"))
-        yes.on_click(lambda _b: self.delete_nodepool() if kind == "nodepool" else self.delete_cluster())
+        yes.on_click(
+            lambda _b: self.delete_nodepool() if kind == "nodepool" else self.delete_cluster()
+        )
         no.on_click(lambda _b: setattr(area, "children", []))
         area.children = [text, W.HBox([yes, no])]
 
@@ -577,12 +681,29 @@ class ComputeBrowser(ViewBase):
         elif self.page == "cluster" and self.cluster is not None:
             body = self.cluster_info.value + html_table(
                 ["Nodepool", "Instance type", "Nodes", "Capacity", "Status"],
-                [[p.id, p.instance_type_id, f"{p.min_instances}–{p.max_instances}", _capacity_text(p), _status_text(p)] for p in self.nodepools],
+                [
+                    [
+                        p.id,
+                        p.instance_type_id,
+                        f"{p.min_instances}–{p.max_instances}",
+                        _capacity_text(p),
+                        _status_text(p),
+                    ]
+                    for p in self.nodepools
+                ],
             )
         else:
             body = "<h3>Compute clusters</h3>" + html_table(
                 ["Cluster", "Description", "Provider", "Region", "Type"],
-                [[c.id, c.description, getattr(c.cloud_provider, "id", ""), c.region, c.cluster_type] for c in self.clusters],
+                [
+                    [
+                        c.id,
+                        c.description,
+                        getattr(c.cloud_provider, "id", ""),
+                        c.region,
+                        c.cluster_type,
+                    ]
+                    for c in self.clusters
+                ],
             )
         return f"<div class='cw-browser'>{body}</div>"
-

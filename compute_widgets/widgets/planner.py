@@ -12,7 +12,7 @@ from typing import Any
 import ipywidgets as W
 
 from . import _cost
-from ._base import ViewBase, esc, field_message, labelled, resolve_client, set_message
+from ._base import ViewBase, esc, field_message, labelled, resolve_client, set_message, show_figures
 from .wizard import _keep_max_ge_min, _nodepool_ref
 
 __all__ = ["Planner"]
@@ -28,7 +28,9 @@ def _np_key(np: Any) -> str:
 class Planner(ViewBase):
     """What-if for ``nodepool`` (a Nodepool, ``(cluster_id, nodepool_id)``, "cc/np", or None to pick one)."""
 
-    def __init__(self, nodepool: Any = None, client: Any = None, *, duration: str = "7d", seed: int = 0) -> None:
+    def __init__(
+        self, nodepool: Any = None, client: Any = None, *, duration: str = "7d", seed: int = 0
+    ) -> None:
         super().__init__()
         self.add_class("cw-planner")
         self.client = resolve_client(client)
@@ -88,7 +90,11 @@ class Planner(ViewBase):
         ]
         self.children = rows
         if nodepool is None:
-            self.runner.run(lambda: list(self.client.list_nodepools()), busy="Loading nodepools…", done=self._pools_loaded)
+            self.runner.run(
+                lambda: list(self.client.list_nodepools()),
+                busy="Loading nodepools…",
+                done=self._pools_loaded,
+            )
         else:
             self._open(nodepool)
         self._sync_buttons()
@@ -97,7 +103,11 @@ class Planner(ViewBase):
     def _pools_loaded(self, pools: list[Any], seconds: float) -> str:
         self.pool_picker.options = [(_np_key(p), _np_key(p)) for p in pools]
         self.pool_picker.value = None
-        return f"{len(pools)} nodepools: pick one ({seconds:.1f} s)" if pools else "No nodepools yet: create one first."
+        return (
+            f"{len(pools)} nodepools: pick one ({seconds:.1f} s)"
+            if pools
+            else "No nodepools yet: create one first."
+        )
 
     def _on_pick(self, change: dict) -> None:
         if change["new"]:
@@ -112,7 +122,9 @@ class Planner(ViewBase):
             np = self.client.get_nodepool(cc, np_id) if given is None else given
             provider = getattr(cluster.cloud_provider, "id", "") or "all"
             types = list(self.client.list_instance_types(provider, cluster.region or "all"))
-            deployments = list(self.client.list_deployments(nodepool_id=np_id, compute_cluster_id=cc))
+            deployments = list(
+                self.client.list_deployments(nodepool_id=np_id, compute_cluster_id=cc)
+            )
             return {"cluster": cluster, "nodepool": np, "types": types, "deployments": deployments}
 
         self.runner.run(load, busy=f"Loading nodepool {np_id}…", done=self._opened)
@@ -126,15 +138,21 @@ class Planner(ViewBase):
             self.types[np.instance_type_id] = np.instance_types[0]
         options = sorted(self.types.values(), key=lambda t: (_cost.od_price(t) or 0, t.id))
         self.instance_type.options = [
-            (f"{t.id} — {_cost.accelerator_text(t)} · {_cost.money(_cost.od_price(t))}", t.id) for t in options
+            (f"{t.id} — {_cost.accelerator_text(t)} · {_cost.money(_cost.od_price(t))}", t.id)
+            for t in options
         ]
         with self.hold_trait_notifications():
-            self.instance_type.value = np.instance_type_id if np.instance_type_id in self.types else None
+            self.instance_type.value = (
+                np.instance_type_id if np.instance_type_id in self.types else None
+            )
             self.max_nodes.value = max(np.max_instances, self.min_nodes.value)
             self.min_nodes.value = np.min_instances
             self.max_nodes.value = np.max_instances
             self.spot.value = bool(np.spot)
-        deps = ", ".join(d.id for d in self.deployments) or "none (a default diurnal workload is simulated)"
+        deps = (
+            ", ".join(d.id for d in self.deployments)
+            or "none (a default diurnal workload is simulated)"
+        )
         self.current_text.value = (
             f"<b>Current</b>: {esc(_np_key(np))} — {esc(np.instance_type_id)}, "
             f"{np.min_instances} to {np.max_instances} nodes, {'spot' if np.spot else 'on-demand'}; "
@@ -176,7 +194,9 @@ class Planner(ViewBase):
         self.spot.disabled = t is not None and (not spot_ok or not od_ok)
         self.problems = self.proposed_nodepool().problems()
         set_message(self.msg, " ".join(p.message for p in self.problems))
-        self.cost_hint.value = _cost.cost_html(t, self.min_nodes.value, self.max_nodes.value, self.spot.value)
+        self.cost_hint.value = _cost.cost_html(
+            t, self.min_nodes.value, self.max_nodes.value, self.spot.value
+        )
         self._sync_buttons()
 
     def _sync_buttons(self) -> None:
@@ -188,7 +208,11 @@ class Planner(ViewBase):
     # --- simulate -------------------------------------------------------------------------------
     def _instance_for(self, np: Any) -> dict[str, Any]:
         t = self.types.get(np.instance_type_id)
-        return t.to_wire() if t is not None else (np.instance_types[0].to_wire() if np.instance_types else {})
+        return (
+            t.to_wire()
+            if t is not None
+            else (np.instance_types[0].to_wire() if np.instance_types else {})
+        )
 
     def simulate(self) -> Any:
         """Simulate current and proposed settings; returns the task (or None when run inline)."""
@@ -216,13 +240,16 @@ class Planner(ViewBase):
 
         def done(result: tuple[Any, Any, Any, Any], seconds: float) -> str:
             self.current, self.proposed, self.kpis, self.figure = result
-            self.kpi_table.value = self.kpis.to_html(float_format=lambda v: f"{v:,.2f}", classes="cw-kpi-table", border=0)
-            self.chart.clear_output()
-            self.chart.append_display_data(self.figure)
+            self.kpi_table.value = self.kpis.to_html(
+                float_format=lambda v: f"{v:,.2f}", classes="cw-kpi-table", border=0
+            )
+            show_figures(self.chart, [self.figure])
             label = {v: k for k, v in DURATIONS.items()}.get(duration, duration)
             return f"Simulated {label} of current and proposed settings in {seconds:.1f} s"
 
-        return self.runner.run(run, busy=f"Simulating {duration} of current and proposed settings…", done=done)
+        return self.runner.run(
+            run, busy=f"Simulating {duration} of current and proposed settings…", done=done
+        )
 
     def click(self) -> None:
         """Press "Simulate"."""

@@ -36,6 +36,7 @@ from ._base import (
 
 __all__ = ["ClusterWizard", "NodepoolWizard", "DeploymentWizard"]
 
+
 def _models():
     from compute_widgets.api import models
 
@@ -175,10 +176,14 @@ class NodepoolWizard(_Form):
         self._id_touched = False
         self._setting_id = False
 
-        self.title = W.HTML(f"<h3 style='margin:4px 0'>New nodepool in cluster {esc(self.cluster_id)}</h3>")
+        self.title = W.HTML(
+            f"<h3 style='margin:4px 0'>New nodepool in cluster {esc(self.cluster_id)}</h3>"
+        )
         self.nodepool_id = W.Text(placeholder="e.g. gpu-a10g", continuous_update=True)
         self.id_msg = field_message()
-        self.description = W.Textarea(placeholder="optional", rows=2, layout=W.Layout(width="420px"))
+        self.description = W.Textarea(
+            placeholder="optional", rows=2, layout=W.Layout(width="420px")
+        )
         self.description_msg = field_message()
 
         # autoscaling range
@@ -191,7 +196,9 @@ class NodepoolWizard(_Form):
 
         # instance type picker
         self.kind_filter = W.ToggleButtons(options=["All", "GPU", "CPU"], value="All")
-        self.accelerator_filter = W.Dropdown(options=["Any"], value="Any", layout=W.Layout(width="200px"))
+        self.accelerator_filter = W.Dropdown(
+            options=["Any"], value="Any", layout=W.Layout(width="200px")
+        )
         self.gpu_memory_filter = W.BoundedFloatText(
             value=0, min=0, max=4096, step=8, layout=W.Layout(width="90px")
         )
@@ -233,8 +240,14 @@ class NodepoolWizard(_Form):
             self.instance_type,
             self.instance_msg,
             self.instance_details,
-            W.Accordion(children=[self.instance_table], titles=("All matching instance types",)),
-            labelled("Node autoscaling range", self.min_nodes, W.HTML("&nbsp;to&nbsp;"), self.max_nodes),
+            W.Accordion(
+                children=[self.instance_table],
+                titles=("All matching instance types",),
+                selected_index=0,
+            ),
+            labelled(
+                "Node autoscaling range", self.min_nodes, W.HTML("&nbsp;to&nbsp;"), self.max_nodes
+            ),
             self.range_msg,
             self.range_text,
             self.spot,
@@ -252,9 +265,7 @@ class NodepoolWizard(_Form):
             self._populate(list(instance_types))
         else:
             self._ready = False
-            self.runner.run(
-                self._fetch, busy="Loading instance types…", done=self._fetched
-            )
+            self.runner.run(self._fetch, busy="Loading instance types…", done=self._fetched)
         self.validate()
 
     # --- loading --------------------------------------------------------------------------------
@@ -276,7 +287,14 @@ class NodepoolWizard(_Form):
 
     def _populate(self, types: list[Any]) -> None:
         self.types = {t.id: t for t in types}
-        accels = sorted({a for t in types if t.compute_info is not None for a in t.compute_info.accelerator_type})
+        accels = sorted(
+            {
+                a
+                for t in types
+                if t.compute_info is not None
+                for a in t.compute_info.accelerator_type
+            }
+        )
         self._quiet = True
         try:
             self.accelerator_filter.options = ["Any", *accels]
@@ -288,12 +306,18 @@ class NodepoolWizard(_Form):
     # --- the picker -----------------------------------------------------------------------------
     def matching_types(self) -> list[Any]:
         """The catalog filtered by the GPU / accelerator / GPU-memory filters, cheapest first."""
-        kind, accel, mem = self.kind_filter.value, self.accelerator_filter.value, self.gpu_memory_filter.value
+        kind, accel, mem = (
+            self.kind_filter.value,
+            self.accelerator_filter.value,
+            self.gpu_memory_filter.value,
+        )
         out = []
         for t in self.types.values():
             if kind == "GPU" and not t.is_gpu or kind == "CPU" and t.is_gpu:
                 continue
-            if accel != "Any" and (t.compute_info is None or accel not in t.compute_info.accelerator_type):
+            if accel != "Any" and (
+                t.compute_info is None or accel not in t.compute_info.accelerator_type
+            ):
                 continue
             if mem and (t.gpu_memory_gib or 0) < mem:
                 continue
@@ -329,7 +353,9 @@ class NodepoolWizard(_Form):
             if t.id == chosen:
                 highlight = i
             spot_ok, od_ok = _cost.capacity(t)
-            cap = "spot only" if not od_ok else ("on-demand + spot" if spot_ok else "on-demand only")
+            cap = (
+                "spot only" if not od_ok else ("on-demand + spot" if spot_ok else "on-demand only")
+            )
             mem = t.gpu_memory_gib
             rows.append(
                 [
@@ -342,12 +368,23 @@ class NodepoolWizard(_Form):
                     cap,
                 ]
             )
-        self.instance_table.value = html_table(
-            ["Instance", "vCPU", "Memory", "Accelerators", "GPU memory", "$/h on-demand", "Capacity"],
-            rows,
-            highlight=highlight,
-            css="cw-instance-table",
-        ) + f"<div style='font-size:85%'>{len(rows)} of {len(self.types)} types match the filters</div>"
+        self.instance_table.value = (
+            html_table(
+                [
+                    "Instance",
+                    "vCPU",
+                    "Memory",
+                    "Accelerators",
+                    "GPU memory",
+                    "$/h on-demand",
+                    "Capacity",
+                ],
+                rows,
+                highlight=highlight,
+                css="cw-instance-table",
+            )
+            + f"<div style='font-size:85%'>{len(rows)} of {len(self.types)} types match the filters</div>"
+        )
 
     def _render_details(self, t: Any | None) -> None:
         if t is None:
@@ -361,8 +398,16 @@ class NodepoolWizard(_Form):
             ("vCPU / memory", f"{_fmt_num(t.vcpu)} vCPU, {_fmt_num(t.memory_gib)} GiB"),
             ("Accelerators", _cost.accelerator_text(t)),
             ("On-demand", _cost.money(_cost.od_price(t))),
-            ("Spot", (_cost.money(sp) + (" (estimate)" if est else "")) if spot_ok else "not offered"),
-            ("Capacity", "spot only" if not od_ok else ("on-demand or spot" if spot_ok else "on-demand only")),
+            (
+                "Spot",
+                (_cost.money(sp) + (" (estimate)" if est else "")) if spot_ok else "not offered",
+            ),
+            (
+                "Capacity",
+                "spot only"
+                if not od_ok
+                else ("on-demand or spot" if spot_ok else "on-demand only"),
+            ),
         ]
         if t.architecture:
             rows.append(("Architecture", t.architecture))
@@ -402,7 +447,9 @@ class NodepoolWizard(_Form):
         t = self.selected_type
         self.range_text.value = f"<span style='font-size:90%'>{esc(_cost.range_sentence(t, self.min_nodes.value, self.max_nodes.value))}</span>"
         self.spot_note.value = f"<span style='font-size:85%'>{esc(_cost.spot_note(t))}</span>"
-        self.cost.value = _cost.cost_html(t, self.min_nodes.value, self.max_nodes.value, self.spot.value)
+        self.cost.value = _cost.cost_html(
+            t, self.min_nodes.value, self.max_nodes.value, self.spot.value
+        )
         self.validate()
 
     # --- the model ------------------------------------------------------------------------------
@@ -427,7 +474,9 @@ class NodepoolWizard(_Form):
             description=self.description.value,
             compute_cluster=m.ComputeCluster(id=self.cluster_id, user_id=user),
             node_capacity_type=m.NodeCapacityType(capacity_types=caps),
-            instance_types=[m.InstanceType(id=self.instance_type.value)] if self.instance_type.value else [],
+            instance_types=[m.InstanceType(id=self.instance_type.value)]
+            if self.instance_type.value
+            else [],
             min_instances=int(self.min_nodes.value),
             max_instances=int(self.max_nodes.value),
         )
@@ -471,7 +520,9 @@ class NodepoolWizard(_Form):
         self.created = np
         self.done = True
         self.action.description = "Created"
-        self.result.value = _nodepool_summary(self.cluster_id, np, self.types.get(np.instance_type_id))
+        self.result.value = _nodepool_summary(
+            self.cluster_id, np, self.types.get(np.instance_type_id)
+        )
         if self.on_created is not None:
             self.on_created(np)
         return f"Created nodepool {np.id} in {seconds:.1f} s"
@@ -501,9 +552,18 @@ def _nodepool_summary(cc_id: str, np: Any, t: Any | None) -> str:
     rows = [
         ("Nodepool", np.id),
         ("Cluster", cc_id),
-        ("Instance type", np.instance_type_id + (f" ({_cost.accelerator_text(t)})" if t is not None and t.is_gpu else "")),
+        (
+            "Instance type",
+            np.instance_type_id
+            + (f" ({_cost.accelerator_text(t)})" if t is not None and t.is_gpu else ""),
+        ),
         ("Autoscaling range", f"{np.min_instances} to {np.max_instances} nodes"),
-        ("Capacity", "spot, on-demand fallback" if np.spot and len(np.node_capacity_type.capacity_types) > 1 else ("spot" if np.spot else "on-demand")),
+        (
+            "Capacity",
+            "spot, on-demand fallback"
+            if np.spot and len(np.node_capacity_type.capacity_types) > 1
+            else ("spot" if np.spot else "on-demand"),
+        ),
         ("Status", getattr(np.status, "name", str(np.status))),
     ]
     if np.description:
@@ -561,10 +621,16 @@ class ClusterWizard(ViewBase):
         self.id_msg = field_message()
         self._id_touched = False
         self.cluster_id.observe(lambda _c: setattr(self, "_id_touched", True), names="value")
-        self.description = W.Textarea(placeholder="optional", rows=2, layout=W.Layout(width="420px"))
+        self.description = W.Textarea(
+            placeholder="optional", rows=2, layout=W.Layout(width="420px")
+        )
         self.description_msg = field_message()
-        self.cluster_type = W.ToggleButtons(options=[CLUSTER_TYPE_MANAGED], value=CLUSTER_TYPE_MANAGED)
-        self.cluster_type_self = W.ToggleButton(description=CLUSTER_TYPE_SELF, value=False, disabled=True)
+        self.cluster_type = W.ToggleButtons(
+            options=[CLUSTER_TYPE_MANAGED], value=CLUSTER_TYPE_MANAGED
+        )
+        self.cluster_type_self = W.ToggleButton(
+            description=CLUSTER_TYPE_SELF, value=False, disabled=True
+        )
         self.cluster_type_self.layout.width = "330px"
         self.cluster_type.style.button_width = "300px"
         self.provider = W.Dropdown(options=[], layout=W.Layout(width="200px"))
@@ -615,7 +681,9 @@ class ClusterWizard(ViewBase):
         self.pages = W.Stack([self.cluster_page, self.nodepool_page], selected_index=0)
         self.children = [self.steps, self.pages, self.status]
         self._on_step({"new": 0})
-        self.runner.run(self._fetch_providers, busy="Loading cloud providers…", done=self._providers_fetched)
+        self.runner.run(
+            self._fetch_providers, busy="Loading cloud providers…", done=self._providers_fetched
+        )
         self.validate()
 
     # --- steps ----------------------------------------------------------------------------------
@@ -708,7 +776,12 @@ class ClusterWizard(ViewBase):
         problems = list(self.cluster().problems()) if self._ready else []
         areas = _route(
             problems,
-            {"id": "id", "description": "description", "cloud_provider": "location", "region": "location"},
+            {
+                "id": "id",
+                "description": "description",
+                "cloud_provider": "location",
+                "region": "location",
+            },
         )
         id_msgs = areas.get("id", []) if (self._id_touched or self.cluster_id.value) else []
         set_message(self.id_msg, " ".join(id_msgs))
@@ -716,7 +789,12 @@ class ClusterWizard(ViewBase):
         set_message(self.location_msg, " ".join(areas.get("location", [])))
         set_message(self.general_msg, " ".join(areas.get("general", [])))
         pat_missing = self.ask_pat and not self._pat
-        set_message(self.pat_msg, "Personal Access Token: paste a PAT to continue." if pat_missing and self._id_touched else "")
+        set_message(
+            self.pat_msg,
+            "Personal Access Token: paste a PAT to continue."
+            if pat_missing and self._id_touched
+            else "",
+        )
         self.problems = problems
         self._pat_missing = pat_missing
         self._sync_buttons()
@@ -724,7 +802,13 @@ class ClusterWizard(ViewBase):
 
     def _sync_buttons(self) -> None:
         busy = self.runner.busy
-        disabled = busy or not self._ready or bool(self.problems) or getattr(self, "_pat_missing", False) or self.created is not None
+        disabled = (
+            busy
+            or not self._ready
+            or bool(self.problems)
+            or getattr(self, "_pat_missing", False)
+            or self.created is not None
+        )
         if hasattr(self, "action") and self.action.disabled != disabled:
             self.action.disabled = disabled
         if hasattr(self, "provider"):
@@ -742,7 +826,9 @@ class ClusterWizard(ViewBase):
         pat = self._pat or (secret.reveal() if secret and hasattr(secret, "reveal") else "")
         if pat:
             cc = cc.model_copy(update={"key": _models().Key(id=pat)})
-        self.runner.run(self.client.create_cluster, cc, busy=f"Creating cluster {cc.id}…", done=self._created)
+        self.runner.run(
+            self.client.create_cluster, cc, busy=f"Creating cluster {cc.id}…", done=self._created
+        )
 
     def click(self) -> None:
         """Press "Continue"."""
@@ -799,7 +885,9 @@ def _nodepool_ref(nodepool: Any) -> tuple[str, str]:
     if isinstance(nodepool, str):
         cc, sep, np = nodepool.partition("/")
         if not sep:
-            raise ValueError("nodepool: give a Nodepool, (cluster_id, nodepool_id) or 'cluster_id/nodepool_id'")
+            raise ValueError(
+                "nodepool: give a Nodepool, (cluster_id, nodepool_id) or 'cluster_id/nodepool_id'"
+            )
         return cc, np
     if isinstance(nodepool, tuple):
         return str(nodepool[0]), str(nodepool[1])
@@ -821,11 +909,15 @@ class DeploymentWizard(_Form):
         nodepool_id: str | None = None,
         on_created: Callable[[Any], None] | None = None,
     ) -> None:
-        if _looks_like_client(nodepool) and client is None:  # DeploymentWizard(client, cluster_id=, nodepool_id=)
+        if (
+            _looks_like_client(nodepool) and client is None
+        ):  # DeploymentWizard(client, cluster_id=, nodepool_id=)
             nodepool, client = None, nodepool
         if nodepool is None:
             if not (cluster_id and nodepool_id):
-                raise ValueError("DeploymentWizard needs a nodepool: a Nodepool, (cluster_id, nodepool_id) or 'cc/np'")
+                raise ValueError(
+                    "DeploymentWizard needs a nodepool: a Nodepool, (cluster_id, nodepool_id) or 'cc/np'"
+                )
             nodepool = (cluster_id, nodepool_id)
         super().__init__()
         self.add_class("cw-deployment-wizard")
@@ -842,41 +934,57 @@ class DeploymentWizard(_Form):
             f"(cluster {esc(self.cluster_id)})</h3>"
         )
         small = W.Layout(width="160px")
-        self.user_id = W.Text(value=getattr(self.client, "user_id", "") or "", placeholder="user id", layout=small)
+        self.user_id = W.Text(
+            value=getattr(self.client, "user_id", "") or "", placeholder="user id", layout=small
+        )
         self.app_id = W.Text(placeholder="app id", layout=small)
-        self.model_id = W.Text(placeholder="model id", layout=small)
+        self.model_field = W.Text(placeholder="model id", layout=small)
         self.version_id = W.Text(placeholder="version (optional)", layout=small)
         self.model_msg = field_message()
         self.deployment_id = W.Text(placeholder="e.g. deploy-my-model", continuous_update=True)
         self.id_msg = field_message()
         self.description = W.Text(placeholder="optional", layout=W.Layout(width="420px"))
-        self.min_replicas = W.BoundedIntText(value=0, min=0, max=1000, layout=W.Layout(width="90px"))
-        self.max_replicas = W.BoundedIntText(value=5, min=0, max=1000, layout=W.Layout(width="90px"))
+        self.min_replicas = W.BoundedIntText(
+            value=0, min=0, max=1000, layout=W.Layout(width="90px")
+        )
+        self.max_replicas = W.BoundedIntText(
+            value=5, min=0, max=1000, layout=W.Layout(width="90px")
+        )
         _keep_max_ge_min(self.min_replicas, self.max_replicas)
         secs = {"min": 0, "max": 7 * 86400, "layout": W.Layout(width="90px")}
-        self.scale_up_delay = W.BoundedIntText(value=AUTOSCALE_DEFAULTS["scale_up_delay_seconds"], **secs)
-        self.scale_down_delay = W.BoundedIntText(value=AUTOSCALE_DEFAULTS["scale_down_delay_seconds"], **secs)
-        self.scale_to_zero_delay = W.BoundedIntText(value=AUTOSCALE_DEFAULTS["scale_to_zero_delay_seconds"], **secs)
-        self.traffic_history = W.BoundedIntText(value=AUTOSCALE_DEFAULTS["traffic_history_seconds"], **secs)
-        self.disable_packing = W.Checkbox(value=False, description="One replica per node (disable packing)", indent=False)
+        self.scale_up_delay = W.BoundedIntText(
+            value=AUTOSCALE_DEFAULTS["scale_up_delay_seconds"], **secs
+        )
+        self.scale_down_delay = W.BoundedIntText(
+            value=AUTOSCALE_DEFAULTS["scale_down_delay_seconds"], **secs
+        )
+        self.scale_to_zero_delay = W.BoundedIntText(
+            value=AUTOSCALE_DEFAULTS["scale_to_zero_delay_seconds"], **secs
+        )
+        self.traffic_history = W.BoundedIntText(
+            value=AUTOSCALE_DEFAULTS["traffic_history_seconds"], **secs
+        )
+        self.disable_packing = W.Checkbox(
+            value=False, description="One replica per node (disable packing)", indent=False
+        )
         self.autoscale_msg = field_message()
         choices = [c.name for c in m.SchedulingChoice if c.value != 0]
         default = "PERFORMANCE" if "PERFORMANCE" in choices else (choices[0] if choices else None)
         self.scheduling = W.Dropdown(options=choices, value=default, layout=W.Layout(width="200px"))
 
         for w in (
-            self.user_id, self.app_id, self.model_id, self.version_id, self.deployment_id,
+            self.user_id, self.app_id, self.model_field, self.version_id, self.deployment_id,
             self.description, self.min_replicas, self.max_replicas, self.scale_up_delay,
             self.scale_down_delay, self.scale_to_zero_delay, self.traffic_history,
             self.disable_packing, self.scheduling,
         ):  # fmt: skip
             w.observe(self.validate, names="value")
         self.deployment_id.observe(self._on_id, names="value")
-        self.model_id.observe(self._on_model, names="value")
+        self.model_field.observe(self._on_model, names="value")
 
         self.children = [
             self.title,
-            labelled("Model", self.user_id, self.app_id, self.model_id, self.version_id),
+            labelled("Model", self.user_id, self.app_id, self.model_field, self.version_id),
             self.model_msg,
             labelled("Deployment ID", self.deployment_id),
             self.id_msg,
@@ -909,7 +1017,9 @@ class DeploymentWizard(_Form):
             return
         self._setting_id = True
         try:
-            self.deployment_id.value = _suggest_id(f"deploy-{change['new']}") if change["new"] else ""
+            self.deployment_id.value = (
+                _suggest_id(f"deploy-{change['new']}") if change["new"] else ""
+            )
         finally:
             self._setting_id = False
 
@@ -934,13 +1044,17 @@ class DeploymentWizard(_Form):
             nodepools=[
                 m.Nodepool(
                     id=self.nodepool_id,
-                    compute_cluster=m.ComputeCluster(id=self.cluster_id, user_id=getattr(self.client, "user_id", "") or ""),
+                    compute_cluster=m.ComputeCluster(
+                        id=self.cluster_id, user_id=getattr(self.client, "user_id", "") or ""
+                    ),
                 )
             ],
-            scheduling_choice=m.SchedulingChoice[self.scheduling.value] if self.scheduling.value else 0,
+            scheduling_choice=m.SchedulingChoice[self.scheduling.value]
+            if self.scheduling.value
+            else 0,
             worker=m.Worker(
                 model=m.ModelRef(
-                    id=self.model_id.value.strip(),
+                    id=self.model_field.value.strip(),
                     user_id=user,
                     app_id=self.app_id.value.strip(),
                     model_version=m.ModelVersion(id=version) if version else None,
@@ -950,8 +1064,16 @@ class DeploymentWizard(_Form):
 
     def _problems(self) -> list[Any]:
         problems = self.deployment().problems()
-        areas = _route(problems, {"id": "id", "worker": "model", "autoscale_config": "autoscale", "description": "general"})
-        started = self._id_touched or self.model_id.value or self.app_id.value
+        areas = _route(
+            problems,
+            {
+                "id": "id",
+                "worker": "model",
+                "autoscale_config": "autoscale",
+                "description": "general",
+            },
+        )
+        started = self._id_touched or self.model_field.value or self.app_id.value
         set_message(self.id_msg, " ".join(areas.get("id", [])) if started else "")
         set_message(self.model_msg, " ".join(areas.get("model", [])) if started else "")
         set_message(self.autoscale_msg, " ".join(areas.get("autoscale", [])))
@@ -963,7 +1085,12 @@ class DeploymentWizard(_Form):
 
     def _act(self) -> None:
         d = self.deployment()
-        self.runner.run(self.client.create_deployment, d, busy=f"Creating deployment {d.id}…", done=self._created)
+        self.runner.run(
+            self.client.create_deployment,
+            d,
+            busy=f"Creating deployment {d.id}…",
+            done=self._created,
+        )
 
     def _created(self, d: Any, seconds: float) -> str:
         self.created = d
@@ -974,7 +1101,10 @@ class DeploymentWizard(_Form):
         rows = [
             ("Deployment", d.id),
             ("Nodepool", f"{self.cluster_id}/{self.nodepool_id}"),
-            ("Model", "/".join(x for x in (m.user_id, m.app_id, m.id) if x) if m is not None else "–"),
+            (
+                "Model",
+                "/".join(x for x in (m.user_id, m.app_id, m.id) if x) if m is not None else "–",
+            ),
             ("Replicas", f"{a.min_replicas} to {a.max_replicas}" if a is not None else "–"),
             ("Scheduling", getattr(d.scheduling_choice, "name", str(d.scheduling_choice))),
         ]
@@ -992,7 +1122,9 @@ class DeploymentWizard(_Form):
         if self.created is not None:
             return f"DeploymentWizard: created deployment {self.created.id} on {self.cluster_id}/{self.nodepool_id}\n{deployment_command(self.created)}"
         state = f"; {self.status.text}" if self.status.text else ""
-        model = "/".join(x for x in (self.user_id.value, self.app_id.value, self.model_id.value) if x)
+        model = "/".join(
+            x for x in (self.user_id.value, self.app_id.value, self.model_field.value) if x
+        )
         return f"DeploymentWizard(nodepool={self.cluster_id}/{self.nodepool_id}, id={self.deployment_id.value!r}, model={model!r}){state}"
 
     def _html(self) -> str:
