@@ -44,7 +44,6 @@ import httpx
 
 from compute_widgets.api.errors import ComputeError
 
-
 HOST = "127.0.0.1"
 DATA_DIR_ENV = "COMPUTE_WIDGETS_DATA_DIR"
 TOKEN_FILE = "token"
@@ -428,7 +427,9 @@ def _bind(host: str, port: int) -> socket.socket:
             f"The local control plane binds {HOST} only (got host {host!r}); it is a "
             "single-user server guarded by a token, not meant to be reachable from the network."
         )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # proto set: asyncio then sets TCP_NODELAY
+    sock = socket.socket(
+        socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )  # proto set: asyncio then sets TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -454,12 +455,15 @@ def build_app(data_dir: Path, token: str, demo: bool = False) -> Any:
     metrics = None
     try:
         from compute_widgets.local import metrics as metrics_mod
-    except ImportError:  # the simulator-backed metrics are optional: node counts from the store
+    except ImportError as e:  # serve without it: node counts come from the store
         metrics_mod = None
+        print(f"compute-widgets: metrics engine unavailable ({e}); serving without it", flush=True)
     if metrics_mod is not None:
         metrics = metrics_mod.MetricsEngine(store, catalog, clock)
         if demo:
             metrics_mod.seed_demo(store)
+    elif demo:
+        print("compute-widgets: --demo needs the metrics engine; not seeded", flush=True)
     return create_app(store, catalog, clock, token, metrics=metrics)
 
 
