@@ -177,7 +177,17 @@ Examples::
     %%compute --dry-run
     compute_cluster: {{id: demo, cloud_provider: {{id: aws}}, region: us-east-1}}
     ---
-    nodepool: {{id: gpu, instance_types: [{{id: g5.xlarge}}], min_instances: 0, max_instances: 3}}
+    nodepool:
+      id: gpu
+      instance_types: [{{id: g5.xlarge}}]
+      node_capacity_type: {{capacity_types: [2, 1]}}   # spot, on-demand fallback
+      min_instances: 0
+      max_instances: 3
+
+Cell documents are created clusters first, then nodepools, then deployments; a nodepool's
+cluster comes from its `compute_cluster: {{id: CC}}`, else `--cluster CC`, else the cell's only
+compute_cluster document, else `default_cluster`. Everything is validated (and checked against
+the server) before anything is created. `--apply` updates what exists.
 
 Options: `%config ComputeMagics` lists them (user_id, default_cluster, page_size, api_base,
 show_progress, completion_cache_seconds). The token is read only from the environment
