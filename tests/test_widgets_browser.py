@@ -192,3 +192,12 @@ def test_text_fallbacks(client, uid):
     bundle = b._repr_mimebundle_()
     assert cc.id in bundle["text/html"] and cc.id in bundle["text/plain"]
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_default_shared_cluster_is_listed_and_read_only(client):
+    b = ComputeBrowser(client)
+    shared = [c for c in b.clusters if c.cluster_type == "shared"]
+    assert shared, "the local control plane lists Clarifai's default shared cluster"
+    buttons(b.clusters_box)[shared[0].id].click()
+    assert b.page == "cluster" and "no setup" in b.cluster_info.value
+    assert b.delete_cluster_button.disabled and b.new_nodepool_button.disabled

@@ -225,7 +225,8 @@ def test_cost_estimate_numbers():
     e = _cost.estimate(t, 1, 4, use_spot=True)
     assert e.od == pytest.approx(1.26)
     assert e.spot == pytest.approx(1.26 * _cost.SPOT_PRICE_RATIO) and e.spot_is_estimate
-    assert e.chosen_per_hour == (pytest.approx(0.504), pytest.approx(2.016))
+    spot = 1.26 * _cost.SPOT_PRICE_RATIO
+    assert e.chosen_per_hour == (pytest.approx(spot), pytest.approx(4 * spot))
     html = _cost.cost_html(t, 1, 4, True)
     assert "$5.04/h" in html  # 4 x $1.26 on-demand at max
     assert "$920" in html  # 1 x $1.26 x 730 h on-demand at min

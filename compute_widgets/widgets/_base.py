@@ -25,7 +25,17 @@ from typing import Any
 
 import ipywidgets as W
 
-__all__ = ["Runner", "StatusLine", "ViewBase", "one_line", "esc", "html_table", "field_message"]
+__all__ = [
+    "Runner",
+    "StatusLine",
+    "ViewBase",
+    "esc",
+    "field_message",
+    "html_table",
+    "one_line",
+    "show_figures",
+    "took",
+]
 
 # CSS classes (stable names for the browser tests and for notebook styling)
 CSS_STATUS = "cw-status"
@@ -43,6 +53,11 @@ _COLORS = {
 def esc(value: Any) -> str:
     """HTML-escape anything for display."""
     return html.escape(str(value), quote=True)
+
+
+def took(seconds: float) -> str:
+    """A duration for the status line: "45 ms", "0.2 s", "12.3 s"."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 0.1 else f"{seconds:.1f} s"
 
 
 def one_line(exc: BaseException, limit: int = 400) -> str:

@@ -13,12 +13,14 @@ from ._base import esc, html_table
 HOURS_PER_MONTH = 730.0
 """365 * 24 / 12, the month cloud price sheets use."""
 
-SPOT_PRICE_RATIO = 0.4
+SPOT_PRICE_RATIO = 0.45
 """Spot $/h as a fraction of on-demand, used when the catalog has no spot price.
 
 Clarifai's ListInstanceTypes gives one price; reference/autoscaling.md §4 (us-east-1 snapshot)
-has spot at about 0.32-0.57 x on-demand for GPU types and 0.43-0.50 x for m8i. 0.4 sits in that
-range; spot prices move every few minutes, so the widget labels the figure an estimate.
+has spot at about 0.32-0.57 x on-demand for GPU types and 0.43-0.50 x for m8i. 0.45 sits in that
+range and equals the simulator's ``SPOT_PRICE_RATIO`` (sim/_specs.py), so the wizard's estimate
+and the Planner's simulated cost agree. Spot prices move every few minutes: the widget labels
+the figure an estimate.
 """
 
 COLD_START = {True: "~3–5 min for GPU nodes", False: "~2–4 min for CPU nodes"}

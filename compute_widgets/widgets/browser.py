@@ -23,6 +23,7 @@ from ._base import (
     resolve_client,
     set_message,
     show_figures,
+    took,
 )
 from .wizard import ClusterWizard, DeploymentWizard, NodepoolWizard
 
@@ -262,8 +263,11 @@ class ComputeBrowser(ViewBase):
 
     def _sync_buttons(self) -> None:
         busy = self.runner.busy
-        for b in (self.refresh_button, self.delete_cluster_button, self.delete_nodepool_button):
-            b.disabled = busy
+        shared = self.cluster is not None and self.cluster.cluster_type == "shared"
+        self.refresh_button.disabled = busy
+        self.delete_nodepool_button.disabled = busy or shared
+        self.delete_cluster_button.disabled = busy or shared  # Clarifai's, not the user's
+        self.new_nodepool_button.disabled = shared
         problems = self._edit_problems() if self.nodepool is not None else []
         set_message(self.edit_msg, " ".join(p.message for p in problems))
         self.save_button.disabled = (
@@ -292,7 +296,10 @@ class ComputeBrowser(ViewBase):
                     _open_button(
                         cc.id, f"Open cluster {cc.id}", lambda cid=cc.id: self.open_cluster(cid)
                     ),
-                    _cell(cc.description or ""),
+                    _cell(
+                        (cc.description or "")
+                        + (f" — {SHARED_CLUSTER_NOTE}" if cc.cluster_type == "shared" else "")
+                    ),
                     _cell(getattr(cc.cloud_provider, "id", "") or "–"),
                     _cell(cc.region or "–"),
                     _cell(cc.cluster_type or "dedicated"),
@@ -318,7 +325,7 @@ class ComputeBrowser(ViewBase):
         self.cluster = self.nodepool = None
         self.page = "clusters"
         self._render_breadcrumb()
-        return f"{len(self.clusters)} clusters ({seconds:.1f} s)"
+        return f"{len(self.clusters)} clusters ({took(seconds)})"
 
     def show_cluster_wizard(self) -> ClusterWizard:
         """Open the cluster wizard under the clusters table."""
@@ -354,6 +361,8 @@ class ComputeBrowser(ViewBase):
             ("Region", cc.region or "–"),
             ("Created", cc.created_at.strftime("%Y-%m-%d %H:%M UTC") if cc.created_at else "–"),
         ]
+        if cc.cluster_type == "shared":
+            rows.append(("Note", SHARED_CLUSTER_NOTE))
         self.cluster_info.value = (
             f"<h3 style='margin:4px 0'>Cluster {esc(cc.id)}</h3>"
             + html_table(["", ""], rows, css="cw-cluster-info")
@@ -389,7 +398,7 @@ class ComputeBrowser(ViewBase):
             self.cluster_wizard_area.children = []
         self.page = "cluster"
         self._render_breadcrumb()
-        return f"Cluster {cc.id}: {len(self.nodepools)} nodepools ({seconds:.1f} s)"
+        return f"Cluster {cc.id}: {len(self.nodepools)} nodepools ({took(seconds)})"
 
     def show_nodepool_wizard(self) -> NodepoolWizard:
         """ "Create a new nodepool": the nodepool wizard for this cluster, inline."""
@@ -521,7 +530,7 @@ class ComputeBrowser(ViewBase):
         self.page = "nodepool"
         self._render_breadcrumb()
         self._sync_buttons()
-        return f"Nodepool {np.id}: {np.node_count} nodes, {len(self.deployments)} deployments ({seconds:.1f} s)"
+        return f"Nodepool {np.id}: {np.node_count} nodes, {len(self.deployments)} deployments ({took(seconds)})"
 
     def show_deployment_wizard(self) -> DeploymentWizard:
         """Deploy a model on the nodepool on screen."""
@@ -584,7 +593,7 @@ class ComputeBrowser(ViewBase):
         def done(data: dict[str, Any], seconds: float) -> str:
             self._show_nodepool(data, seconds)
             n = data["nodepool"]
-            return f"Saved nodepool {n.id}: {n.min_instances}–{n.max_instances} nodes, {_capacity_text(n)} ({seconds:.1f} s)"
+            return f"Saved nodepool {n.id}: {n.min_instances}–{n.max_instances} nodes, {_capacity_text(n)} ({took(seconds)})"
 
         return self.runner.run(patch_and_reload, busy=f"Saving nodepool {np.id}…", done=done)
 
@@ -641,7 +650,7 @@ class ComputeBrowser(ViewBase):
 
         def done(result: Any, seconds: float) -> str:
             self._show_cluster(result, seconds)
-            return f"Deleted nodepool {np_id} ({seconds:.1f} s)"
+            return f"Deleted nodepool {np_id} ({took(seconds)})"
 
         return self.runner.run(delete_and_reload, busy=f"Deleting nodepool {np_id}…", done=done)
 
@@ -655,7 +664,7 @@ class ComputeBrowser(ViewBase):
 
         def done(result: Any, seconds: float) -> str:
             self._show_clusters(result, seconds)
-            return f"Deleted cluster {cc} ({seconds:.1f} s)"
+            return f"Deleted cluster {cc} ({took(seconds)})"
 
         return self.runner.run(delete_and_reload, busy=f"Deleting cluster {cc}…", done=done)
 

@@ -12,7 +12,16 @@ from typing import Any
 import ipywidgets as W
 
 from . import _cost
-from ._base import ViewBase, esc, field_message, labelled, resolve_client, set_message, show_figures
+from ._base import (
+    ViewBase,
+    esc,
+    field_message,
+    labelled,
+    resolve_client,
+    set_message,
+    show_figures,
+    took,
+)
 from .wizard import _keep_max_ge_min, _nodepool_ref
 
 __all__ = ["Planner"]
@@ -104,7 +113,7 @@ class Planner(ViewBase):
         self.pool_picker.options = [(_np_key(p), _np_key(p)) for p in pools]
         self.pool_picker.value = None
         return (
-            f"{len(pools)} nodepools: pick one ({seconds:.1f} s)"
+            f"{len(pools)} nodepools: pick one ({took(seconds)})"
             if pools
             else "No nodepools yet: create one first."
         )
@@ -160,7 +169,7 @@ class Planner(ViewBase):
         )
         self._loaded = True
         self._on_field()
-        return f"Loaded nodepool {np.id} ({seconds:.1f} s)"
+        return f"Loaded nodepool {np.id} ({took(seconds)})"
 
     # --- the proposal ---------------------------------------------------------------------------
     def proposed_nodepool(self) -> Any:
@@ -245,7 +254,7 @@ class Planner(ViewBase):
             )
             show_figures(self.chart, [self.figure])
             label = {v: k for k, v in DURATIONS.items()}.get(duration, duration)
-            return f"Simulated {label} of current and proposed settings in {seconds:.1f} s"
+            return f"Simulated {label} of current and proposed settings in {took(seconds)}"
 
         return self.runner.run(
             run, busy=f"Simulating {duration} of current and proposed settings…", done=done

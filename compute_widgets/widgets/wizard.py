@@ -32,6 +32,7 @@ from ._base import (
     labelled,
     resolve_client,
     set_message,
+    took,
 )
 
 __all__ = ["ClusterWizard", "NodepoolWizard", "DeploymentWizard"]
@@ -283,7 +284,7 @@ class NodepoolWizard(_Form):
         where = "/".join(
             x for x in (getattr(self.cluster.cloud_provider, "id", ""), self.cluster.region) if x
         )
-        return f"{len(types)} instance types for {where or 'this cluster'} ({seconds:.1f} s)"
+        return f"{len(types)} instance types for {where or 'this cluster'} ({took(seconds)})"
 
     def _populate(self, types: list[Any]) -> None:
         self.types = {t.id: t for t in types}
@@ -525,7 +526,7 @@ class NodepoolWizard(_Form):
         )
         if self.on_created is not None:
             self.on_created(np)
-        return f"Created nodepool {np.id} in {seconds:.1f} s"
+        return f"Created nodepool {np.id} in {took(seconds)}"
 
     # --- representations ------------------------------------------------------------------------
     def _text(self) -> str:
@@ -720,7 +721,7 @@ class ClusterWizard(ViewBase):
         self._set_regions(regions)
         self._ready = True
         self.validate()
-        return f"{len(providers)} cloud providers ({seconds:.1f} s)"
+        return f"{len(providers)} cloud providers ({took(seconds)})"
 
     def _set_regions(self, regions: list[Any]) -> None:
         self.region.options = [r.id for r in regions]
@@ -846,7 +847,7 @@ class ClusterWizard(ViewBase):
         self.nodepool_wizard = NodepoolWizard(cc, self.client)
         self.nodepool_page.children = [self.cluster_result, self.nodepool_wizard]
         self.step = 1
-        return f"Created cluster {cc.id} in {seconds:.1f} s"
+        return f"Created cluster {cc.id} in {took(seconds)}"
 
     # --- representations ------------------------------------------------------------------------
     def _text(self) -> str:
@@ -1116,7 +1117,7 @@ class DeploymentWizard(_Form):
         )
         if self.on_created is not None:
             self.on_created(d)
-        return f"Created deployment {d.id} in {seconds:.1f} s"
+        return f"Created deployment {d.id} in {took(seconds)}"
 
     def _text(self) -> str:
         if self.created is not None:
