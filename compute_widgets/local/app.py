@@ -225,7 +225,10 @@ async def _read_body(request: Request) -> dict[str, Any]:
             C.CONN_BAD_REQUEST_FORMAT,
             f"The request body must be a JSON object, got {type(data).__name__}.",
         )
-    return snake_keys(data)
+    try:
+        return snake_keys(data)
+    except RecursionError:
+        raise Fail(C.CONN_BAD_REQUEST_FORMAT, "The request body is nested too deeply.") from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -380,6 +383,9 @@ class ControlPlane:
                 model = kind.model.from_wire(item)
             except InvalidInput as e:
                 problems.extend(f"{prefix}: {p.message}" for p in e.problems)
+                continue
+            except (ValueError, TypeError, RecursionError) as e:  # odd shapes the models reject
+                problems.append(f"{prefix}: {e}")
                 continue
             out.append((item, model))
         if problems:
