@@ -424,6 +424,10 @@ class MetricsEngine:
                 pool_arr, dep_arr = sim.arrays()
                 t0 = sim.origin + sim.first_step * STEP_S
                 deps = list(sim.deps.values())
+            if {"MODEL_ID", "DEPLOYMENT_ID", "APP_ID", "MODEL_VERSION_ID"} & set(filters) and not any(
+                _match(d.labels, filters) for d in deps
+            ):
+                continue  # a model filter keeps the nodepools that serve the model
             lo = max(0, int(math.floor((start - t0) / RECORD_S)) - 1)
             hi = min(len(pool_arr), int(math.ceil((end - t0) / RECORD_S)) + 1)
             if hi <= lo:
@@ -467,7 +471,7 @@ def _filters(query: MetricSearchQuery) -> dict[str, set[str]]:
 
 
 def _match(labels: dict[str, str], filters: dict[str, set[str]]) -> bool:
-    return all(labels.get(k, "") in v for k, v in filters.items() if k in labels or k in _ENUM_LABELS)
+    return all(labels[k] in v for k, v in filters.items() if k in labels)
 
 
 def _node_series(arr: np.ndarray, base: dict[str, str], filters: dict[str, set[str]], group: list[str]):
