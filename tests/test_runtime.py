@@ -317,3 +317,15 @@ def test_in_process_server(tmp_path):
     with pytest.raises(httpx.ConnectError):
         _get(handle, "/local/health")
     assert not runtime_file_for(tmp_path / "cp").exists()
+
+
+def test_proxy_settings_are_not_used_for_the_local_server(tmp_path, monkeypatch, stopper):
+    # A proxy that does not exist: if the health checks went through it, nothing would start
+    # (and the token would have been sent to a proxy).
+    for key in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(key, "http://127.0.0.1:9")
+    for key in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    handle = start_server(tmp_path / "cp")
+    stopper(handle)
+    assert find_server(tmp_path / "cp") == handle

@@ -97,7 +97,7 @@ def _make_handler() -> type:
                 "started_by_jupyter": handle.started,
             }
             try:
-                async with httpx.AsyncClient(timeout=5.0) as client:
+                async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
                     r = await client.get(
                         f"{handle.url}/local/health",
                         headers={"Authorization": f"Key {handle.token}"},

@@ -237,8 +237,11 @@ def _pid_alive(pid: int) -> bool:
 def _health(url: str, token: str, timeout: float = 2.0) -> dict[str, Any] | None:
     """GET /local/health with the token: the JSON body when it answers SUCCESS, else None."""
     try:
-        r = httpx.get(
-            f"{url}/local/health", headers={"Authorization": f"Key {token}"}, timeout=timeout
+        r = httpx.get(  # trust_env=False: never send the token to an HTTP(S)_PROXY
+            f"{url}/local/health",
+            headers={"Authorization": f"Key {token}"},
+            timeout=timeout,
+            trust_env=False,
         )
     except httpx.HTTPError:
         return None
@@ -308,7 +311,11 @@ def start_server(
         return _start_in_thread(dd, port, demo, timeout)
     log_path = dd / LOG_FILE
     cmd = _serve_argv(dd, port, demo)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # The child must import this same compute_widgets, also from a source checkout that is
+    # only on the kernel's sys.path; it runs in the data dir so it pins no notebook directory.
+    pkg_root = str(Path(__file__).resolve().parents[2])
+    pythonpath = os.pathsep.join(p for p in (pkg_root, os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=pythonpath)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as log:
         proc = subprocess.Popen(
@@ -319,6 +326,7 @@ def start_server(
             start_new_session=True,  # not killed by the kernel's Ctrl-C / process group
             close_fds=True,
             env=env,
+            cwd=dd,
         )
     _CHILDREN[proc.pid] = proc
     path = runtime_file_for(dd)
