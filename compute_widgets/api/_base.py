@@ -366,6 +366,7 @@ def _top_field(path: str) -> str:
 
 
 def _batches(items: list[Any], size: int = BATCH) -> list[list[Any]]:
+    size = max(1, min(int(size), BATCH))
     return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
 
 
@@ -434,13 +435,15 @@ class BaseClient:
         data = yield Call("GET", f"{self._u}/compute_clusters/{_seg(cc_id)}")
         return m.ComputeCluster.from_wire(data.get("compute_cluster") or {})
 
-    def _create_clusters(self, clusters: list[m.ComputeCluster]) -> Op[list[m.ComputeCluster]]:
+    def _create_clusters(
+        self, clusters: list[m.ComputeCluster], batch_size: int = BATCH
+    ) -> Op[list[m.ComputeCluster]]:
         for c in clusters:
             _check(c)
         path = f"{self._u}/compute_clusters"
         calls = [
             Call("POST", path, json={"compute_clusters": [c.to_wire() for c in b]}, retry="create")
-            for b in _batches(clusters)
+            for b in _batches(clusters, batch_size)
         ]
         return (
             yield from self._send_creates(
@@ -489,7 +492,9 @@ class BaseClient:
         data = yield Call("GET", f"{self._np_path(cc_id)}/{_seg(np_id)}")
         return m.Nodepool.from_wire(data.get("nodepool") or {})
 
-    def _create_nodepools(self, cc_id: str, nodepools: list[m.Nodepool]) -> Op[list[m.Nodepool]]:
+    def _create_nodepools(
+        self, cc_id: str, nodepools: list[m.Nodepool], batch_size: int = BATCH
+    ) -> Op[list[m.Nodepool]]:
         for n in nodepools:
             _check(n)
         calls = [
@@ -499,7 +504,7 @@ class BaseClient:
                 json={"nodepools": [n.to_wire() for n in b]},
                 retry="create",
             )
-            for b in _batches(nodepools)
+            for b in _batches(nodepools, batch_size)
         ]
         return (
             yield from self._send_creates(
@@ -564,13 +569,15 @@ class BaseClient:
         data = yield Call("GET", f"{self._u}/deployments/{_seg(deployment_id)}")
         return m.Deployment.from_wire(data.get("deployment") or {})
 
-    def _create_deployments(self, deployments: list[m.Deployment]) -> Op[list[m.Deployment]]:
+    def _create_deployments(
+        self, deployments: list[m.Deployment], batch_size: int = BATCH
+    ) -> Op[list[m.Deployment]]:
         for d in deployments:
             _check(d)
         path = f"{self._u}/deployments"
         calls = [
             Call("POST", path, json={"deployments": [d.to_wire() for d in b]}, retry="create")
-            for b in _batches(deployments)
+            for b in _batches(deployments, batch_size)
         ]
         return (
             yield from self._send_creates(

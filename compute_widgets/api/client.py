@@ -35,6 +35,7 @@ import httpx
 
 from compute_widgets.api import models as m
 from compute_widgets.api._base import (
+    BATCH,
     PER_PAGE,
     BaseClient,
     Call,
@@ -154,8 +155,10 @@ class ComputeClient(BaseClient):
         """Create one cluster (validated first: InvalidInput before any request)."""
         return self._run(self._create_clusters([cluster]))[0]
 
-    def create_clusters(self, clusters: list[m.ComputeCluster]) -> list[m.ComputeCluster]:
-        return self._run(self._create_clusters(list(clusters)))
+    def create_clusters(
+        self, clusters: list[m.ComputeCluster], *, batch_size: int = BATCH
+    ) -> list[m.ComputeCluster]:
+        return self._run(self._create_clusters(list(clusters), batch_size))
 
     def patch_cluster(
         self, cluster: m.ComputeCluster, action: Action = "overwrite"
@@ -186,9 +189,11 @@ class ComputeClient(BaseClient):
     def create_nodepool(self, cc_id: str, nodepool: m.Nodepool) -> m.Nodepool:
         return self._run(self._create_nodepools(cc_id, [nodepool]))[0]
 
-    def create_nodepools(self, cc_id: str, nodepools: list[m.Nodepool]) -> list[m.Nodepool]:
-        """Create many nodepools (128 per request)."""
-        return self._run(self._create_nodepools(cc_id, list(nodepools)))
+    def create_nodepools(
+        self, cc_id: str, nodepools: list[m.Nodepool], *, batch_size: int = BATCH
+    ) -> list[m.Nodepool]:
+        """Create many nodepools, `batch_size` (<= 128) per request."""
+        return self._run(self._create_nodepools(cc_id, list(nodepools), batch_size))
 
     def patch_nodepool(
         self, cc_id: str, nodepool: m.Nodepool, action: Action = "overwrite"
@@ -235,8 +240,10 @@ class ComputeClient(BaseClient):
     def create_deployment(self, deployment: m.Deployment) -> m.Deployment:
         return self._run(self._create_deployments([deployment]))[0]
 
-    def create_deployments(self, deployments: list[m.Deployment]) -> list[m.Deployment]:
-        return self._run(self._create_deployments(list(deployments)))
+    def create_deployments(
+        self, deployments: list[m.Deployment], *, batch_size: int = BATCH
+    ) -> list[m.Deployment]:
+        return self._run(self._create_deployments(list(deployments), batch_size))
 
     def patch_deployment(
         self, deployment: m.Deployment, action: Action = "overwrite"
@@ -437,8 +444,10 @@ class AsyncComputeClient(BaseClient):
     async def create_cluster(self, cluster: m.ComputeCluster) -> m.ComputeCluster:
         return (await self._run(self._create_clusters([cluster])))[0]
 
-    async def create_clusters(self, clusters: list[m.ComputeCluster]) -> list[m.ComputeCluster]:
-        return await self._run(self._create_clusters(list(clusters)))
+    async def create_clusters(
+        self, clusters: list[m.ComputeCluster], *, batch_size: int = BATCH
+    ) -> list[m.ComputeCluster]:
+        return await self._run(self._create_clusters(list(clusters), batch_size))
 
     async def patch_cluster(
         self, cluster: m.ComputeCluster, action: Action = "overwrite"
@@ -467,8 +476,10 @@ class AsyncComputeClient(BaseClient):
     async def create_nodepool(self, cc_id: str, nodepool: m.Nodepool) -> m.Nodepool:
         return (await self._run(self._create_nodepools(cc_id, [nodepool])))[0]
 
-    async def create_nodepools(self, cc_id: str, nodepools: list[m.Nodepool]) -> list[m.Nodepool]:
-        return await self._run(self._create_nodepools(cc_id, list(nodepools)))
+    async def create_nodepools(
+        self, cc_id: str, nodepools: list[m.Nodepool], *, batch_size: int = BATCH
+    ) -> list[m.Nodepool]:
+        return await self._run(self._create_nodepools(cc_id, list(nodepools), batch_size))
 
     async def patch_nodepool(
         self, cc_id: str, nodepool: m.Nodepool, action: Action = "overwrite"
@@ -515,8 +526,10 @@ class AsyncComputeClient(BaseClient):
     async def create_deployment(self, deployment: m.Deployment) -> m.Deployment:
         return (await self._run(self._create_deployments([deployment])))[0]
 
-    async def create_deployments(self, deployments: list[m.Deployment]) -> list[m.Deployment]:
-        return await self._run(self._create_deployments(list(deployments)))
+    async def create_deployments(
+        self, deployments: list[m.Deployment], *, batch_size: int = BATCH
+    ) -> list[m.Deployment]:
+        return await self._run(self._create_deployments(list(deployments), batch_size))
 
     async def patch_deployment(
         self, deployment: m.Deployment, action: Action = "overwrite"
