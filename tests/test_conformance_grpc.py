@@ -6,7 +6,7 @@ channel (§4.3 item 1), so they are checked with raw HTTP. Every response's stat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -282,31 +282,6 @@ def test_nodepools_and_deployments_crud(official, uid):
     assert r.deployment.autoscale_config.max_replicas == 9
     assert r.deployment.description == "patched"
 
-    # metrics: node count of a nodepool over the last hour
-    end = datetime.now(UTC)
-    query = resources_pb2.MetricSearchQuery(
-        metric_type=resources_pb2.MetricType.NODEPOOL_NODE_COUNT,
-        resolution="5m",
-        filters=[
-            resources_pb2.MetricFilter(
-                label=resources_pb2.MetricLabel.NODEPOOL_ID, equals=np_ids[0]
-            )
-        ],
-    )
-    query.start_time.FromDatetime(end - timedelta(hours=1))
-    query.end_time.FromDatetime(end)
-    r = stub.PostMetricsQuery(
-        service_pb2.PostMetricsQueryRequest(user_app_id=ME, query=query), metadata=md
-    )
-    _ok(r)
-    assert r.resolution
-    series = r.data.matrix_data.series
-    assert len(series) >= 1
-    for s in series:
-        assert {lab.name: lab.value for lab in s.labels}.get("NODEPOOL_ID", np_ids[0]) == np_ids[0]
-        assert all(p.value >= 0 for p in s.value)
-    assert sum(len(s.value) for s in series) >= 1
-
     # delete deployments, then nodepools, then the cluster
     r = stub.DeleteDeployments(
         service_pb2.DeleteDeploymentsRequest(user_app_id=ME, ids=dep_ids), metadata=md
@@ -333,6 +308,94 @@ def test_nodepools_and_deployments_crud(official, uid):
             service_pb2.DeleteComputeClustersRequest(user_app_id=ME, ids=[cc]), metadata=md
         )
     )
+
+
+def test_metrics_through_official_client(fresh_server):
+    """PostMetricsQuery: node count and CPU utilization of a nodepool with a deployment.
+
+    On a server of its own, because it moves the simulated clock forward two hours.
+    """
+    stub = service_pb2_grpc.V2Stub(ClarifaiChannel.get_json_channel(base_url=fresh_server.url))
+    md = (("authorization", f"Key {fresh_server.token}"),)
+    _ok(
+        stub.PostComputeClusters(
+            service_pb2.PostComputeClustersRequest(
+                user_app_id=ME, compute_clusters=[_cluster("m")]
+            ),
+            metadata=md,
+        )
+    )
+    _ok(
+        stub.PostNodepools(
+            service_pb2.PostNodepoolsRequest(
+                user_app_id=ME, compute_cluster_id="m", nodepools=[_nodepool("np-m")]
+            ),
+            metadata=md,
+        )
+    )
+    dep = resources_pb2.Deployment(
+        id="dep-m",
+        worker=resources_pb2.Worker(
+            model=resources_pb2.Model(
+                id="llm",
+                user_id="clarifai",
+                app_id="main",
+                model_version=resources_pb2.ModelVersion(id="v1"),
+            )
+        ),
+        nodepools=[
+            resources_pb2.Nodepool(id="np-m", compute_cluster=resources_pb2.ComputeCluster(id="m"))
+        ],
+        autoscale_config=resources_pb2.AutoscaleConfig(min_replicas=1, max_replicas=2),
+    )
+    _ok(
+        stub.PostDeployments(
+            service_pb2.PostDeploymentsRequest(user_app_id=ME, deployments=[dep]), metadata=md
+        )
+    )
+    r = httpx.post(
+        f"{fresh_server.url}/local/clock/advance",
+        json={"seconds": 7200},
+        headers={"Authorization": f"Key {fresh_server.token}"},
+    )
+    assert r.json()["status"]["code"] == SUCCESS
+    end = datetime.fromisoformat(r.json()["now"].replace("Z", "+00:00"))
+
+    for metric in (
+        resources_pb2.MetricType.NODEPOOL_NODE_COUNT,
+        resources_pb2.MetricType.NODEPOOL_CPU_UTILIZATION,
+    ):
+        query = resources_pb2.MetricSearchQuery(
+            metric_type=metric,
+            resolution="5m",
+            filters=[
+                resources_pb2.MetricFilter(
+                    label=resources_pb2.MetricLabel.NODEPOOL_ID, equals="np-m"
+                )
+            ],
+        )
+        query.start_time.FromDatetime(end - timedelta(hours=1))
+        query.end_time.FromDatetime(end)
+        r = stub.PostMetricsQuery(
+            service_pb2.PostMetricsQueryRequest(user_app_id=ME, query=query), metadata=md
+        )
+        _ok(r)
+        assert r.resolution
+        series = r.data.matrix_data.series
+        assert series, metric
+        points = [p for s in series for p in s.value]
+        assert len(points) >= 6  # an hour at 5-minute resolution
+        for s in series:
+            labels = {lab.name: lab.value for lab in s.labels}
+            assert labels.get("NODEPOOL_ID", "np-m") == "np-m"
+        start_s, end_s = (end - timedelta(hours=1)).timestamp(), end.timestamp()
+        assert all(start_s - 300 <= p.timestamp.seconds <= end_s + 300 for p in points)
+        if metric == resources_pb2.MetricType.NODEPOOL_NODE_COUNT:
+            # min_replicas=1 keeps at least one node up once provisioned
+            assert all(0 <= p.value <= 3 for p in points)
+            assert max(p.value for p in points) >= 1
+        else:
+            assert all(0 <= p.value <= 100 for p in points)
 
 
 def test_official_client_errors_are_statuses(official, uid):
