@@ -94,7 +94,9 @@ class Catalog:
         for e in self._entries:
             for r in e["regions"]:
                 if r not in self._regions.get(e["provider"], []):
-                    raise ValueError(f"catalog.json: {e['id']}: region {r!r} not listed for {e['provider']}")
+                    raise ValueError(
+                        f"catalog.json: {e['id']}: region {r!r} not listed for {e['provider']}"
+                    )
         # (provider, region) -> wire dicts, filled lazily; wire dicts are built once.
         self._wire_cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
