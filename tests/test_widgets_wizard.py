@@ -488,7 +488,10 @@ def test_second_deployment_of_a_model_on_a_nodepool_is_refused_in_the_status_lin
     fill_deployment(first, "same-model", uid("dep"))
     first.click()
     assert first.created is not None
-    second = DeploymentWizard(f"{cc.id}/{np.id}", client)
+    second = DeploymentWizard(
+        client, cluster_id=cc.id, nodepool_id=np.id
+    )  # the %compute call shape
+    assert (second.cluster_id, second.nodepool_id) == (cc.id, np.id)
     dep2 = uid("dep")
     fill_deployment(second, "same-model", dep2)
     second.click()
@@ -520,3 +523,17 @@ def test_mimebundle_without_widget_frontends(client, uid):
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert cc.id in bundle["text/plain"] and cc.id in bundle["text/html"]
     assert len(repr(w)) < 400  # not the ipywidgets default dump of every child
+
+
+async def test_async_cluster_wizard_waits_for_the_nodepool_step(client, uid):
+    w = ClusterWizard(client)
+    await w.wait()
+    cc_id = uid("cc")
+    w.cluster_id.value = cc_id
+    w.click()
+    w.click()  # double click while the create is in flight
+    assert w.action.disabled and w.provider.disabled
+    await w.wait()  # the create, then the nodepool step's catalog load
+    assert w.step == 1 and w.nodepool_wizard is not None
+    assert w.nodepool_wizard.types and w.nodepool_wizard.status.kind == "ok"
+    assert [c.id for c in client.list_clusters()].count(cc_id) == 1
