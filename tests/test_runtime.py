@@ -329,3 +329,25 @@ def test_proxy_settings_are_not_used_for_the_local_server(tmp_path, monkeypatch,
     handle = start_server(tmp_path / "cp")
     stopper(handle)
     assert find_server(tmp_path / "cp") == handle
+
+
+def test_demo_seeds_two_clusters_once(tmp_path, stopper):
+    dd = tmp_path / "cp"
+    handle = start_server(dd, demo=True)
+    stopper(handle)
+    r = _get(handle, "/v2/users/me/compute_clusters")
+    assert r.json()["status"]["code"] == 10000
+    clusters = {c["id"]: c for c in r.json()["compute_clusters"]}
+    assert clusters["demo-aws"]["cloud_provider"]["id"] == "aws"
+    assert clusters["demo-gcp"]["cloud_provider"]["id"] == "gcp"
+    r = _get(handle, "/v2/users/me/nodepools")
+    demo_pools = {n["id"] for n in r.json()["nodepools"]} & {"gpu-spot", "cpu-pool"}
+    assert demo_pools == {"gpu-spot", "cpu-pool"}
+    stop_server(handle)
+    _wait_dead(handle.pid)
+
+    again = start_server(dd, demo=True)  # seeding is idempotent: a restart adds nothing
+    stopper(again)
+    r = _get(again, "/v2/users/me/compute_clusters")
+    ids = [c["id"] for c in r.json()["compute_clusters"]]
+    assert ids.count("demo-aws") == 1 and len(ids) == len(clusters)
