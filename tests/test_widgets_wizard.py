@@ -21,6 +21,7 @@ from compute_widgets.widgets import (  # noqa: E402
     NodepoolWizard,
     _cost,  # noqa: E402
 )
+from compute_widgets.widgets._ascode import nodepool_command  # noqa: E402
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -201,6 +202,7 @@ def test_spot_toggle_follows_the_instance_type(client, uid):
     assert w.spot.value and w.spot.disabled
     assert "spot capacity only" in w.spot_note.value
     assert w.nodepool().node_capacity_type.capacity_types == [m.CapacityType.SPOT_TYPE]
+    assert nodepool_command(gcp.id, w.nodepool()).endswith("--spot-only")
     pick(w, "g2-standard-4")
     assert not w.spot.disabled
     w.spot.value = True
@@ -338,7 +340,8 @@ def test_cluster_wizard_creates_cluster_then_nodepool(client, uid):
     assert got.cloud_provider.id == "gcp" and got.region == "us-east4"
     assert w.step == 1 and w.pages.selected_index == 1
     assert (
-        f"%compute clusters create {cc_id} --cloud gcp --region us-east4" in w.cluster_result.value
+        f"%compute clusters create {cc_id} --provider gcp --region us-east4"
+        in w.cluster_result.value
     )
     npw = w.nodepool_wizard
     assert npw is not None and npw.cluster.id == cc_id
@@ -479,7 +482,10 @@ def test_deployment_wizard_creates_deployment(client, uid):
     assert got.scheduling_choice == m.SchedulingChoice.PREFER_SPOT
     pools = got.nodepools or got.deployment_nodepools
     assert [(p.id, p.compute_cluster.id) for p in pools] == [(np.id, cc.id)]
-    assert f"%compute deployments create {dep_id} --nodepool {cc.id}/{np.id}" in w.result.value
+    command = (
+        f"%compute deployments create {np.id} {dep_id} --cluster {cc.id} --model me/main/llama/v1"
+    )
+    assert command + " --min-replicas 1 --max-replicas 3" in w.result.value
 
 
 def test_second_deployment_of_a_model_on_a_nodepool_is_refused_in_the_status_line(client, uid):

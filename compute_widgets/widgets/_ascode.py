@@ -29,7 +29,7 @@ def _without_key(model: Any) -> Any:
 def cluster_command(cc: Any) -> str:
     parts = ["%compute clusters create", _q(cc.id)]
     if cc.cloud_provider is not None and cc.cloud_provider.id:
-        parts += ["--cloud", _q(cc.cloud_provider.id)]
+        parts += ["--provider", _q(cc.cloud_provider.id)]
     if cc.region:
         parts += ["--region", _q(cc.region)]
     if cc.description:
@@ -43,21 +43,23 @@ def nodepool_command(cc_id: str, np: Any) -> str:
         parts += ["--instance", _q(np.instance_type_id)]
     parts += ["--min", str(np.min_instances), "--max", str(np.max_instances)]
     if np.spot:
-        parts.append("--spot")
+        caps = [int(c) for c in np.node_capacity_type.capacity_types]
+        parts.append("--spot" if 1 in caps else "--spot-only")
     if np.description:
         parts += ["--description", _q(np.description)]
     return " ".join(parts)
 
 
 def deployment_command(d: Any) -> str:
+    """``%compute deployments create NP DEP --cluster CC --model U/A/M[/V] ...`` (first nodepool)."""
     m = d.worker.model if d.worker is not None else None
-    pools = [
-        f"{p.compute_cluster.id}/{p.id}" if p.compute_cluster is not None else p.id
-        for p in (d.nodepools or d.deployment_nodepools or [])
-    ]
-    parts = ["%compute deployments create", _q(d.id)]
-    for pool in pools:
-        parts += ["--nodepool", _q(pool)]
+    pools = d.nodepools or d.deployment_nodepools or []
+    parts = ["%compute deployments create"]
+    if pools:
+        parts.append(_q(pools[0].id))
+    parts.append(_q(d.id))
+    if pools and pools[0].compute_cluster is not None:
+        parts += ["--cluster", _q(pools[0].compute_cluster.id)]
     if m is not None:
         ref = "/".join(x for x in (m.user_id, m.app_id, m.id) if x)
         if m.model_version is not None and m.model_version.id:
@@ -66,6 +68,8 @@ def deployment_command(d: Any) -> str:
     a = d.autoscale_config
     if a is not None:
         parts += ["--min-replicas", str(a.min_replicas), "--max-replicas", str(a.max_replicas)]
+    if d.description:
+        parts += ["--description", _q(d.description)]
     return " ".join(parts)
 
 
