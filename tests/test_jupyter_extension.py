@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -46,6 +47,9 @@ def run(jp_asyncio_loop):
     The tests are synchronous on purpose: with the repo's pytest-asyncio `auto` mode an async
     test would run on pytest-asyncio's loop while the Jupyter server runs on pytest-jupyter's.
     """
+    # jp_fetch(...) makes its Future before run_until_complete: the loop must be current even
+    # when an earlier test (pytest-asyncio) left none set.
+    asyncio.set_event_loop(jp_asyncio_loop)
     return jp_asyncio_loop.run_until_complete
 
 
