@@ -81,6 +81,7 @@ def test_runtime_and_token_files_are_private(fresh_server):
     token_file = Path(fresh_server.data_dir) / runtime.TOKEN_FILE
     assert _mode(rt) == 0o600
     assert _mode(token_file) == 0o600
+    assert _mode(fresh_server.data_dir) == 0o700  # created by us: the store is private too
     info = json.loads(rt.read_text())
     assert info == {
         "url": fresh_server.url,

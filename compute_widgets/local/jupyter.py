@@ -40,8 +40,9 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 class _ControlPlane:
     """The control plane this Jupyter server uses; started in a worker thread."""
 
-    def __init__(self, data_dir: str | None) -> None:
+    def __init__(self, data_dir: str | None, logger: logging.Logger | None = None) -> None:
         self.data_dir = data_dir
+        self.log = logger or log
         self._pool = concurrent.futures.ThreadPoolExecutor(1, "compute-widgets-start")
         self.future: concurrent.futures.Future[runtime.ServerHandle] = self._pool.submit(
             runtime.ensure_server, data_dir
@@ -52,11 +53,13 @@ class _ControlPlane:
     def _report(self, future: concurrent.futures.Future[runtime.ServerHandle]) -> None:
         exc = future.exception()
         if exc is not None:
-            log.warning("compute_widgets: the local control plane did not start: %s", exc)
+            self.log.warning("compute_widgets | the local control plane did not start: %s", exc)
         else:
             h = future.result()
             verb = "started" if h.started else "found"
-            log.info("compute_widgets: local control plane %s at %s (pid %d)", verb, h.url, h.pid)
+            self.log.info(
+                "compute_widgets | local control plane %s at %s (pid %d)", verb, h.url, h.pid
+            )
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the control plane if this extension started it (idempotent)."""
@@ -71,7 +74,7 @@ class _ControlPlane:
             self._pool.shutdown(wait=False)
         if handle.started:
             runtime.stop_server(handle, timeout=timeout)
-            log.info("compute_widgets: stopped the local control plane (pid %d)", handle.pid)
+            self.log.info("compute_widgets | stopped the local control plane (pid %d)", handle.pid)
 
 
 def _make_handler() -> type:
@@ -123,7 +126,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     data_dir = str(runtime.default_data_dir().absolute())
     # Kernels started by this server inherit it and find the same runtime file.
     os.environ[runtime.DATA_DIR_ENV] = data_dir
-    plane = _ControlPlane(data_dir)
+    plane = _ControlPlane(data_dir, serverapp.log)
     web_app = serverapp.web_app
     web_app.settings["compute_widgets_control_plane"] = plane
     route = url_path_join(web_app.settings["base_url"], HEALTH_PATH)

@@ -133,7 +133,7 @@ def prepare_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     path = _resolve_data_dir(data_dir)
     hint = f"Choose another with --data-dir or ${DATA_DIR_ENV}."
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)  # the store holds cluster keys
     except OSError as e:
         raise ServerError(
             f"Cannot create the compute_widgets data directory {path}: {_why(e)}. {hint}"
