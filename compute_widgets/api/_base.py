@@ -415,6 +415,8 @@ class BaseClient:
             "headers": headers,
             "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
             "follow_redirects": False,
+            # A proxy from HTTP(S)_PROXY must never see the local control plane's token.
+            "trust_env": not self.is_local,
         }
 
     def __repr__(self) -> str:
