@@ -634,7 +634,9 @@ def _problems_from(cls: type[WireModel], exc: ValidationError) -> list[Problem]:
         if not leaf:
             owner_of_leaf = cls
         path = path or _snake(cls.__name__)
-        secret = bool(leaf) and leaf in owner_of_leaf._secret_fields
+        # a secret field, or a message holding one (`key: <PAT>` instead of `key: {id: <PAT>}`)
+        holder = owner_of_leaf._model_fields.get(leaf)
+        secret = bool(leaf) and (leaf in owner_of_leaf._secret_fields or bool(holder and holder._secret_fields))
         got = _short(err.get("input"), secret)
         kind = err["type"]
         if kind == "enum" and leaf in owner_of_leaf._enum_fields:
