@@ -411,6 +411,9 @@ def test_cell_several_documents_dry_run_create_apply(ip, client, uid, capsys):
     done = cell(ip, "--apply", STACK.format(max=6, **ids))
     assert list(done["action"]) == ["updated"] * 3
     assert client.get_nodepool(ids["cc"], ids["np"]).max_instances == 6
+    moved = STACK.format(max=6, **ids).replace("us-east-1", "us-west-2")
+    msg = usage_error(ip, capsys, f"%%compute --apply\n{moved}")
+    assert "cannot change" in msg and "nothing was created" in msg
 
     client.delete_deployments([ids["dep"]])
     client.delete_nodepools(ids["cc"], [ids["np"]])

@@ -34,8 +34,12 @@ class Item:
     kind: str
     model: Any
     cluster: str = ""  # nodepools: the parent cluster
-    exists: bool = False
+    current: Any = None  # the resource as the server has it (None: does not exist)
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def exists(self) -> bool:
+        return self.current is not None
 
     @property
     def name(self) -> str:
@@ -140,13 +144,15 @@ def check_items(client: Any, items: list[Item], create_only: bool) -> None:
     in_cell = {("compute_cluster", i.model.id) for i in items if i.kind == "compute_cluster"}
     in_cell |= {("nodepool", i.cluster, i.model.id) for i in items if i.kind == "nodepool"}
     for item in items:
-        item.exists = exists(client, item)
+        item.current = fetch(client, item)
         if item.exists and create_only:
             item.problems.append("already exists: use `%%compute --apply` to update it, or pick another id")
+        if item.exists and item.kind == "compute_cluster":
+            keep_cluster_placement(item)
         if (
             item.kind == "nodepool"
             and ("compute_cluster", item.cluster) not in in_cell
-            and not exists(client, Item(0, "compute_cluster", _Ref(item.cluster)))
+            and fetch(client, Item(0, "compute_cluster", _Ref(item.cluster))) is None
         ):
             item.problems.append(f"cluster {item.cluster!r} does not exist; add a compute_cluster: document")
         if item.kind == "deployment":
@@ -154,7 +160,7 @@ def check_items(client: Any, items: list[Item], create_only: bool) -> None:
                 cc = ref.compute_cluster.id if ref.compute_cluster else ""
                 if ("nodepool", cc, ref.id) in in_cell:
                     continue
-                if not exists(client, Item(0, "nodepool", _Ref(ref.id), cluster=cc)):
+                if fetch(client, Item(0, "nodepool", _Ref(ref.id), cluster=cc)) is None:
                     item.problems.append(f"nodepool {ref.id!r} does not exist in cluster {cc!r}")
 
 
@@ -163,21 +169,34 @@ class _Ref:
     id: str
 
 
-def exists(client: Any, item: Item) -> bool:
+def keep_cluster_placement(item: Item) -> None:
+    """A cluster's cloud and region are fixed at creation: --apply may not move it."""
+    cur, new = item.current, item.model
+    cur_cloud = cur.cloud_provider.id if cur.cloud_provider else ""
+    new_cloud = new.cloud_provider.id if new.cloud_provider else ""
+    if (cur_cloud, cur.region) != (new_cloud, new.region):
+        item.problems.append(
+            f"cloud_provider/region cannot change ({cur_cloud}/{cur.region} -> "
+            f"{new_cloud}/{new.region}): create a new cluster instead"
+        )
+        return
+    item.model = new.model_copy(update={"cloud_provider": cur.cloud_provider, "region": cur.region})
+
+
+def fetch(client: Any, item: Item) -> Any:
+    """The resource as the server has it, or None when it does not exist (404)."""
     from compute_widgets.api.errors import ApiError
 
     try:
         if item.kind == "compute_cluster":
-            client.get_cluster(item.model.id)
-        elif item.kind == "nodepool":
-            client.get_nodepool(item.cluster, item.model.id)
-        else:
-            client.get_deployment(item.model.id)
+            return client.get_cluster(item.model.id)
+        if item.kind == "nodepool":
+            return client.get_nodepool(item.cluster, item.model.id)
+        return client.get_deployment(item.model.id)
     except ApiError as exc:
         if exc.http_status == 404:
-            return False
+            return None
         raise
-    return True
 
 
 def execute(m: Any, client: Any, items: list[Item]) -> Any:
