@@ -144,7 +144,10 @@ def prepare_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, b"\0" * 65536)  # a full disk fails here, not in the middle of a request
+            # a full disk fails here, not in the middle of a request; a nearly full one may
+            # accept part of the write without an error, so a short write counts as full too
+            if os.write(fd, b"\0" * 65536) != 65536:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             os.fsync(fd)
         finally:
             os.close(fd)
