@@ -130,10 +130,17 @@ def _variants(token: str) -> list[str]:
     "source", ["risky", *TUTORIALS], ids=["risky-cells", *[p.stem for p in TUTORIALS]]
 )
 def test_executed_notebook_saved_with_widget_state_has_no_token(pat_env, tmp_path, source):
+    import nbclient
     import nbformat
 
     nb = _risky_notebook() if source == "risky" else nbformat.read(source, as_version=4)
-    _execute(nb, tmp_path if source == "risky" else Path(source).parent)
+    work = tmp_path / "work"  # a tutorial may write files next to itself: never into the repo
+    work.mkdir()
+    try:
+        _execute(nb, work)
+        failure = None
+    except nbclient.exceptions.CellExecutionError as e:
+        failure = e  # still search what ran (a traceback is a likely place for a leak)
     text = _saved_text(nb, tmp_path / "saved.ipynb")
     token = pat_env.token
     for v in _variants(token):
@@ -153,6 +160,14 @@ def test_executed_notebook_saved_with_widget_state_has_no_token(pat_env, tmp_pat
         assert "****" in text  # the key was shown, masked
     # nothing the notebook run left in the data dir holds it either (token file aside)
     _assert_data_dir_clean(pat_env)
+    if failure is not None:
+        if source != "risky" and "ModuleNotFoundError: No module named 'compute_widgets." in str(
+            failure
+        ):  # a module of another helper has not landed; tests/notebooks reports the notebook
+            pytest.skip(
+                f"searched the cells that ran; the rest needs {failure.ename}: {failure.evalue}"
+            )
+        raise failure
 
 
 def _assert_data_dir_clean(handle) -> None:
