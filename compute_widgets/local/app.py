@@ -805,7 +805,9 @@ class ControlPlane:
                 status = m.NodepoolStatus[raw.strip()]
             else:
                 status = m.NodepoolStatus(int(raw))
-        except (KeyError, ValueError, TypeError):
+            if status not in list(m.NodepoolStatus):  # an open enum parses 2**64 too: refuse it
+                raise ValueError(raw)
+        except (KeyError, ValueError, TypeError, OverflowError):
             names = ", ".join(f"{s.name} ({int(s)})" for s in m.NodepoolStatus)
             raise Fail(
                 C.NODEPOOL_INVALID_ARGUMENT,
