@@ -35,13 +35,13 @@ from compute_widgets.local.runtime import start_server, stop_server
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis import GenerationMode  # noqa: E402
 
-EXAMPLES_PER_MODE = 12  # x2 modes x 28 operations ~ 700 requests
+EXAMPLES_PER_OPERATION = 25  # drawn from positive and negative modes, free and pinned parents
 CLUSTER = "fuzz-cc"
 POOL = "fuzz-np"
 
 V2_ROUTES = [r for r in ROUTES if r.path.startswith("/v2/")]
 _FUZZ_SETTINGS = settings(
-    max_examples=EXAMPLES_PER_MODE,
+    max_examples=EXAMPLES_PER_OPERATION,
     deadline=None,
     derandomize=True,  # same examples every run: a CI failure reproduces locally
     database=None,
@@ -273,3 +273,16 @@ def test_nodepool_posts_agree_with_the_models(fuzz_server, catalog_types):
     # both branches exercised, or the oracle proves nothing
     print("nodepool oracle:", outcomes)
     assert outcomes["accepted"] >= 5 and outcomes["refused"] >= 5, outcomes
+
+
+@pytest.mark.parametrize("raw", [b"18446744073709551616", b"999", b"-1", b"Infinity", b"1e400"])
+def test_nodepool_status_out_of_range_is_a_400(fuzz_server, raw):
+    """Found by the schemathesis run: a huge status integer reached SQLite (OverflowError, 500)."""
+    r = httpx.post(
+        f"{fuzz_server.url}/v2/users/me/compute_clusters/{CLUSTER}/nodepools/{POOL}/status",
+        content=b'{"status": ' + raw + b"}",
+        headers={"Authorization": f"Key {fuzz_server.token}", "Content-Type": "application/json"},
+    )
+    body = assert_clarifai_status(r)
+    assert r.status_code == 400 and body["status"]["code"] == 25701, body
+    assert "NODEPOOL_STATUS_READY" in body["status"]["description"]  # says what is allowed
