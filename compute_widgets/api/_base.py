@@ -723,6 +723,13 @@ class BaseClient:
         calls = [
             self._metrics_call(n, start_t, end_t, resolution, filters, None, None) for n in names
         ]
+        if self.is_local:
+            # The local control plane serves the simulator's columns (spot/on-demand and
+            # ready/pending splits, desired, min/max, cost) as node-count series labelled
+            # `series`, total included; real Clarifai has only the total and utilization.
+            calls[0] = self._metrics_call(
+                names[0], start_t, end_t, resolution, {**filters, "series": "all"}, None, None
+            )
         answers = yield calls
         from compute_widgets.api._frames import history_frame
 
