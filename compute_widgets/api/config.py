@@ -1,0 +1,515 @@
+"""Clarifai CLI YAML config files <-> models (clarifai-api.md §5.2).
+
+A file that works with ``clarifai computecluster|nodepool|deployment create --config FILE``
+loads here, and `dump_config` writes files in the same format (same keys, integer enums, the
+keys the SDK asserts on always present), so they work with the CLI.
+
+    compute_cluster:            nodepool:                      deployment:
+      cloud_provider: {id: aws}   instance_types: [{id: ...}]    worker: {model: {...}}
+      region: us-east-1           node_capacity_type: ...        nodepools: [{id, compute_cluster}]
+      ...                         min_instances / max_instances  autoscale_config: {...}
+
+Differences from the official SDK, all on the side of saying more:
+
+* an unknown key is an error naming the key path, the line and the closest valid keys
+  (the SDK raises a bare protobuf ValueError);
+* type errors and the business rules of api/models.py are reported the same way, all at once:
+  ``nodepool.yaml line 7: nodepool.min_instances (3) is above nodepool.max_instances (1): ...``;
+* several documents (``---``) may sit in one text (a notebook cell): `load_documents` returns
+  them in dependency order (clusters, nodepools, deployments) and fills the obvious links
+  (a nodepool's compute_cluster, a deployment nodepool's compute_cluster) from the others.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from compute_widgets.api.errors import InvalidInput, Problem
+from compute_widgets.api.models import (
+    CapacityType,
+    ComputeCluster,
+    Deployment,
+    DeploymentNodepool,
+    DeploymentStatus,
+    Gettable,
+    Key,
+    ModelRef,
+    ModelVersion,
+    Nodepool,
+    SchedulingChoice,
+    WireModel,
+)
+
+__all__ = ["KINDS", "ConfigError", "dump_config", "load_config", "load_documents"]
+
+# top key -> model, in dependency order
+KINDS: dict[str, type[WireModel]] = {
+    "compute_cluster": ComputeCluster,
+    "nodepool": Nodepool,
+    "deployment": Deployment,
+}
+_KIND_OF = {cls: kind for kind, cls in KINDS.items()}
+
+# Real proto fields we do not model: the SDK accepts them, so we accept (and ignore) them too.
+_PROTO_ONLY: dict[type[WireModel], frozenset[str]] = {
+    Deployment: frozenset({"email_reminder_after"}),
+    DeploymentNodepool: frozenset({"nodepool"}),
+    Key: frozenset({"apps", "authorized_idp_ids", "created_at", "endpoints", "expires_at",
+                    "organization_id", "scopes", "type"}),
+    ModelRef: frozenset({
+        "billing_type", "bookmark_origin", "check_consents", "created_at", "creator",
+        "default_eval_info", "deploy_restriction", "description", "display_name", "featured_order",
+        "image", "is_starred", "languages", "languages_full", "license_type", "metadata",
+        "model_type_id", "modified_at", "name", "notes", "open_router_info", "output_info",
+        "presets", "replica_count", "source", "star_count", "task", "toolkits", "use_cases",
+        "version_count", "visibility", "workflow_recommended"}),
+    ModelVersion: frozenset({
+        "active_concept_count", "app_id", "build_info", "completed_at", "created_at",
+        "description", "import_info", "inference_compute_info", "input_info", "license",
+        "metadata", "method_signatures", "metrics", "modified_at", "num_threads", "output_info",
+        "pretrained_model_config", "special_handling", "status", "total_input_count",
+        "train_info", "train_log", "user_id", "visibility"}),
+}
+
+# Keys that used to exist: say what replaced them.
+_RENAMED: dict[str, str] = {
+    "enable_packing": "removed in 12.x); use disable_packing (the opposite: enable_packing: true "
+                      "is disable_packing: false",
+}
+
+# Keys the official SDK asserts on (create from --config); dump_config always writes them.
+_SDK_REQUIRED: dict[str, tuple[str, ...]] = {
+    "compute_cluster": ("cloud_provider", "region", "managed_by", "cluster_type"),
+    "nodepool": ("instance_types", "node_capacity_type", "min_instances", "max_instances"),
+    "deployment": ("autoscale_config", "worker", "scheduling_choice", "nodepools"),
+}
+
+# Never written to a config file: timestamps and live state the server owns (protobuf
+# constructors, which the SDK feeds the YAML into, cannot take RFC 3339 strings anyway), and
+# the cluster's key, which holds a PAT. Everything else is kept, so a dump loads back unchanged.
+_NOT_IN_CONFIG: dict[type[WireModel], frozenset[str]] = {
+    ComputeCluster: frozenset({"created_at", "modified_at", "key"}),
+    Nodepool: frozenset({"created_at", "modified_at", "node_count", "status"}),
+    Deployment: frozenset({"created_at", "modified_at", "deployment_metrics"}),
+}
+
+
+class ConfigError(InvalidInput):
+    """A config file/text failed: every problem names the file, the line and the key path.
+
+    `file` is the name given (path or "<cell>"), `line` the first problem's line (1-based, 0 when
+    unknown), `lines` one per problem; `problems[i].field` is the full key path.
+    """
+
+    def __init__(self, problems: Iterable[Problem], *, file: str = "", lines: Iterable[int] = ()):
+        super().__init__(list(problems))
+        self.file = file
+        self.lines: list[int] = list(lines) or [0] * len(self.problems)
+        self.line: int = self.lines[0] if self.lines else 0
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def load_config(path_or_text: str | os.PathLike[str], *, check: bool = True,
+                name: str | None = None) -> dict[str, WireModel]:
+    """Read one Clarifai CLI config (file path or YAML text) -> {"nodepool": Nodepool, ...}.
+
+    `check=False` skips the business rules (type errors and unknown keys still raise).
+    Raises ConfigError.
+    """
+    text, name = _read(path_or_text, name)
+    docs = _load(text, name)
+    if check:
+        _raise_rules(docs, name)
+    out: dict[str, WireModel] = {}
+    for kind, model, line, _ in docs:
+        if kind in out:
+            raise ConfigError([Problem(kind, f"{name} line {line}: a second {kind}: put one "
+                                             f"{kind} per file, or read it with load_documents()")],
+                              file=name, lines=[line])
+        out[kind] = model
+    return out
+
+
+def load_documents(text: str | os.PathLike[str], *, check: bool = True, link: bool = True,
+                   name: str | None = None) -> list[tuple[str, WireModel]]:
+    """Every resource of a multi-document YAML text (`---`), in dependency order.
+
+    Clusters come first, then nodepools, then deployments (each group in file order), so a
+    caller can create them one after the other. With `link`, a nodepool without
+    `compute_cluster` gets the only cluster of the text, and a deployment nodepool without
+    `compute_cluster.id` gets the cluster of the nodepool with that id in the text.
+    """
+    text, name = _read(text, name)
+    docs = _load(text, name)
+    if link:
+        _link(docs)
+    if check:
+        _raise_rules(docs, name)
+    order = list(KINDS)
+    docs.sort(key=lambda d: order.index(d[0]))  # stable: file order inside a kind
+    return [(kind, model) for kind, model, _, _ in docs]
+
+
+def _read(source: str | os.PathLike[str], name: str | None) -> tuple[str, str]:
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str) and "\n" not in source and source.strip().endswith((".yaml", ".yml"))
+    ):
+        path = Path(source)
+        try:
+            return path.read_text(encoding="utf-8"), name or str(source)
+        except OSError as exc:
+            raise ConfigError([Problem("", f"{source}: cannot read the config file "
+                                           f"({exc.strerror or exc})")], file=str(source)) from None
+    return str(source), name or "<config>"
+
+
+_Doc = tuple[str, WireModel, int, dict[str, int]]  # kind, model, line, key path -> line
+
+
+def _load(text: str, name: str) -> list[_Doc]:
+    """Parse, reject unknown keys and wrong types; (kind, model, line, index) in file order."""
+    try:
+        parsed = _parse(text)
+    except yaml.YAMLError as exc:
+        raise _syntax_error(exc, name) from None
+    problems: list[tuple[Problem, int]] = []
+    docs: list[_Doc] = []
+    seen_any = False
+    for data, node in parsed:
+        if data is None:
+            continue  # an empty document (e.g. a trailing ---)
+        seen_any = True
+        doc_line = node.start_mark.line + 1
+        if not isinstance(data, dict):
+            problems.append((Problem("", f"{name} line {doc_line}: expected a top key "
+                                         "compute_cluster:, nodepool: or deployment:, "
+                                         f"got {type(data).__name__}"), doc_line))
+            continue
+        local: dict[str, int] = {}
+        _index_node(node, "", local)
+        doc_problems: list[Problem] = []
+        for key, value in data.items():
+            kind = _snake(str(key))
+            if kind not in KINDS:
+                doc_problems.append(_unknown_top_key(str(key), data))
+                continue
+            cls = KINDS[kind]
+            if not isinstance(value, dict):
+                doc_problems.append(Problem(kind, f"{kind} must be a mapping of fields (indent them "
+                                                  f"under {kind}:), got {_short(value)}"))
+                continue
+            found = _unknown_keys(value, cls, kind)
+            try:
+                model = cls.from_wire(value)
+            except InvalidInput as exc:
+                found += [_prefixed(p, kind) for p in exc.problems]
+            else:
+                docs.append((kind, model, local.get(kind, doc_line), local))
+            doc_problems += found
+        problems += [(p, _line_of(local, p.field, doc_line)) for p in doc_problems]
+    if not seen_any:
+        problems.append((Problem("", f"{name}: the config is empty: expected a top key "
+                                     "compute_cluster:, nodepool: or deployment:"), 0))
+    if problems:
+        raise _config_error(problems, name)
+    return docs
+
+
+def _parse(text: str) -> list[tuple[Any, yaml.Node]]:
+    """Each document as (data, node): one parse, the nodes keep the line numbers."""
+    loader = yaml.SafeLoader(text)
+    try:
+        out = []
+        while loader.check_node():
+            node = loader.get_node()
+            out.append((loader.construct_document(node), node))
+        return out
+    finally:
+        loader.dispose()
+
+
+def _raise_rules(docs: list[_Doc], name: str) -> None:
+    """The business rules of api/models.py, each problem located at its key's line."""
+    problems = [(p, _line_of(index, p.field, line))
+                for kind, model, line, index in docs
+                for p in model._problems(kind + ".", False)]
+    if problems:
+        raise _config_error(problems, name)
+
+
+def _config_error(problems: list[tuple[Problem, int]], name: str) -> ConfigError:
+    located = []
+    for p, line in problems:
+        msg = p.message if p.message.startswith(name) else (
+            f"{name} line {line}: {p.message}" if line else f"{name}: {p.message}")
+        located.append(Problem(p.field, msg))
+    return ConfigError(located, file=name, lines=[line for _, line in problems])
+
+
+def _syntax_error(exc: yaml.YAMLError, name: str) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else 0
+    what = " ".join(filter(None, [getattr(exc, "context", None), getattr(exc, "problem", None)]))
+    what = what or str(exc).splitlines()[0]
+    hint = "check the indentation of this line and the one above (spaces, same depth for keys " \
+           "of one mapping) and the ': ' after each key"
+    if "found character '\\t'" in what or "\t" in what:
+        hint = "replace the tab characters with spaces"
+    msg = f"{name} line {line}: not valid YAML ({what}): {hint}"
+    return ConfigError([Problem("", msg)], file=name, lines=[line])
+
+
+def _index_node(node: yaml.Node, path: str, out: dict[str, int]) -> None:
+    """key path ("nodepool.instance_types[0].id", snake_case) -> 1-based line of that key."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = _snake(str(key_node.value))
+            sub = f"{path}.{key}" if path else key
+            out.setdefault(sub, key_node.start_mark.line + 1)
+            _index_node(value_node, sub, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            sub = f"{path}[{i}]"
+            out.setdefault(sub, item.start_mark.line + 1)
+            _index_node(item, sub, out)
+
+
+def _line_of(index: dict[str, int], field: str, default: int) -> int:
+    """Line of `field`, or of its closest ancestor present in the file."""
+    while field:
+        if field in index:
+            return index[field]
+        cut = max(field.rfind("."), field.rfind("["))
+        field = field[:cut] if cut > 0 else ""
+    return default
+
+
+def _prefixed(p: Problem, kind: str) -> Problem:
+    field = f"{kind}.{p.field}" if p.field and p.field != kind else kind
+    msg = p.message
+    if p.field and msg.startswith(p.field) and p.field != kind:
+        msg = f"{kind}.{msg}"
+    return Problem(field, msg)
+
+
+# ---- unknown keys ------------------------------------------------------------------------------
+
+
+def _valid_keys(cls: type[WireModel]) -> dict[str, str]:
+    """key as written (snake or camel) -> field name."""
+    return {k: v for k, v in cls._key_to_name.items() if v in cls.model_fields}
+
+
+def _unknown_keys(data: dict[str, Any], cls: type[WireModel], path: str) -> list[Problem]:
+    out = []
+    keys = _valid_keys(cls)
+    extras = _PROTO_ONLY.get(cls, frozenset())
+    for key, value in data.items():
+        key = str(key)
+        name = keys.get(key)
+        if name is None:
+            if key in extras or _snake(key) in extras:
+                continue
+            out.append(_unknown_key(key, cls, path))
+            continue
+        sub = cls._model_fields.get(name)
+        if sub is None:
+            continue
+        if isinstance(value, dict):
+            out += _unknown_keys(value, sub, f"{path}.{cls._plan[name][0]}")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    out += _unknown_keys(item, sub, f"{path}.{cls._plan[name][0]}[{i}]")
+    return out
+
+
+def _unknown_key(key: str, cls: type[WireModel], path: str) -> Problem:
+    field = f"{path}.{key}"
+    snake = _snake(key)
+    if snake in _RENAMED:
+        return Problem(field, f"{field} is not a Clarifai field ({_RENAMED[snake]})")
+    valid = [cls._plan[n][0] for n in cls.model_fields]
+    where = _fields_named(snake, cls)
+    close = _closest(snake, valid)
+    if where:
+        hint = f"it belongs under {where[0]} (indent it there)"
+    elif close:
+        hint = "did you mean " + " or ".join(close) + "?"
+    else:
+        hint = "valid keys here: " + ", ".join(valid)
+    return Problem(field, f"{field} is not a Clarifai field: {hint}")
+
+
+def _closest(word: str, choices: list[str]) -> list[str]:
+    """The best match(es) only: `min_instance` -> [min_instances], not every *_instances."""
+    scored = sorted(((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in choices),
+                    reverse=True)
+    if not scored or scored[0][0] < 0.6:
+        return []
+    return [c for r, c in scored[:3] if r >= scored[0][0] - 0.03]
+
+
+def _fields_named(key: str, cls: type[WireModel], prefix: str = "", depth: int = 0) -> list[str]:
+    """Where below `cls` a field called `key` exists (for "it belongs under X" hints)."""
+    found = []
+    for name, sub in cls._model_fields.items():
+        wire = cls._plan[name][0]
+        if key in sub.model_fields:
+            found.append(f"{prefix}{wire}:")
+        if depth < 2:
+            found += _fields_named(key, sub, f"{prefix}{wire}.", depth + 1)
+    return found
+
+
+def _unknown_top_key(key: str, data: dict[str, Any]) -> Problem:
+    snake = _snake(key)
+    owners = [k for k, cls in KINDS.items() if snake in cls.model_fields and k in data]
+    if owners:
+        hint = f"it is a field of {owners[0]}: indent it under {owners[0]}:"
+    else:
+        close = _closest(snake, list(KINDS))
+        hint = (f"did you mean {close[0]}?" if close
+                else "use compute_cluster:, nodepool: or deployment:")
+    return Problem(key, f"{key} is not a top key of a Clarifai config: {hint}")
+
+
+def _link(docs: list[_Doc]) -> None:
+    clusters = [m for k, m, _, _ in docs if k == "compute_cluster"]
+    pools = {m.id: m for k, m, _, _ in docs if k == "nodepool" and m.id}
+    for kind, model, _, _ in docs:
+        if kind == "nodepool" and model.compute_cluster is None and len(clusters) == 1:
+            cc = clusters[0]
+            model.compute_cluster = ComputeCluster(id=cc.id, user_id=cc.user_id)
+        elif kind == "deployment":
+            for np_ in model.nodepools:
+                parent = pools.get(np_.id)
+                if not np_.compute_cluster_id and parent is not None and parent.compute_cluster:
+                    np_.compute_cluster = ComputeCluster(id=parent.compute_cluster.id,
+                                                         user_id=parent.compute_cluster.user_id)
+            for dn in model.deployment_nodepools:
+                parent = pools.get(dn.id)
+                if not dn.compute_cluster.id and parent is not None and parent.compute_cluster:
+                    dn.compute_cluster = ComputeCluster(id=parent.compute_cluster.id,
+                                                        user_id=parent.compute_cluster.user_id)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block mappings, but short lists of scalars inline: `capacity_types: [2, 1]`."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flow = all(not isinstance(v, dict | list) for v in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_Dumper.add_representer(list, _represent_list)
+
+_ENUM_COMMENTS = {"gettable": Gettable, "scheduling_choice": SchedulingChoice,
+                  "capacity_types": CapacityType, "status": DeploymentStatus}
+
+
+def dump_config(model: WireModel | Iterable[WireModel]) -> str:
+    """YAML in the Clarifai CLI format for a cluster, nodepool or deployment (or several).
+
+    Same keys as the official SDK reads, integer enums (with their names as comments), the keys
+    it asserts on always present, output-only fields and the cluster's secret key left out.
+    Several models give several documents, in dependency order.
+    """
+    models = [model] if isinstance(model, WireModel) else list(model)
+    order = list(KINDS)
+    parts = []
+    for m in sorted(models, key=lambda m: order.index(_kind_of(m))):
+        kind = _kind_of(m)
+        parts.append(_annotate(yaml.dump({kind: _config_dict(m, kind)}, Dumper=_Dumper,
+                                         sort_keys=False, allow_unicode=True, width=100)))
+    return "---\n".join(parts)
+
+
+def _kind_of(model: WireModel) -> str:
+    kind = _KIND_OF.get(type(model))
+    if kind is None:
+        raise TypeError(f"dump_config takes a ComputeCluster, Nodepool or Deployment, "
+                        f"not {type(model).__name__}")
+    return kind
+
+
+def _config_dict(model: WireModel, kind: str) -> dict[str, Any]:
+    cls = type(model)
+    wire = _scrub(model.to_wire(omit_empty_lists=True), cls)
+    out: dict[str, Any] = {}
+    for name in cls.model_fields:  # field order, with the keys the SDK asserts on filled in
+        key = cls._plan[name][0]
+        if key in wire:
+            out[key] = wire[key]
+        elif key in _SDK_REQUIRED[kind]:
+            out[key] = _zero_for(cls, name)
+    return out
+
+
+def _scrub(wire: dict[str, Any], cls: type[WireModel]) -> dict[str, Any]:
+    """Drop _NOT_IN_CONFIG fields at every level (nested clusters carry keys too)."""
+    drop = _NOT_IN_CONFIG.get(cls, frozenset())
+    out = {}
+    for key, value in wire.items():
+        if key in drop:
+            continue
+        sub = cls._model_fields.get(cls._key_to_name.get(key, ""))
+        if sub is not None and isinstance(value, dict):
+            value = _scrub(value, sub)
+        elif sub is not None and isinstance(value, list):
+            value = [_scrub(v, sub) if isinstance(v, dict) else v for v in value]
+        out[key] = value
+    return out
+
+
+def _zero_for(cls: type[WireModel], name: str) -> Any:
+    """An explicit empty value for a key the SDK asserts on (it indexes into some of them)."""
+    if cls._plan[name][2]:
+        return []
+    if name == "node_capacity_type":
+        return {"capacity_types": []}  # the SDK reads node_capacity_type['capacity_types']
+    if name == "cloud_provider":
+        return {"id": ""}
+    if name in cls._model_fields:
+        return {}
+    default = cls.model_fields[name].default
+    return int(default) if isinstance(default, int) else default
+
+
+def _annotate(text: str) -> str:
+    """`gettable: 10` -> `gettable: 10  # PRIVATE`: integers on the wire, names for people."""
+    def comment(m: re.Match[str]) -> str:
+        enum = _ENUM_COMMENTS[m.group(2)]
+        raw = m.group(3)
+        values = [int(v) for v in re.findall(r"-?\d+", raw)]
+        names = [enum(v).name for v in values]
+        return f"{m.group(0)}  # {', '.join(names)}" if names else m.group(0)
+
+    return re.sub(r"(?m)^(\s*)(gettable|scheduling_choice|capacity_types|status): (\[[\d, ]*\]|\d+)$",
+                  comment, text)
