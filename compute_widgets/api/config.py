@@ -388,11 +388,12 @@ def _unknown_top_key(key: str, data: dict[str, Any]) -> Problem:
 def _link(docs: list[_Doc]) -> None:
     clusters = [m for k, m, _, _ in docs if k == "compute_cluster"]
     pools = {m.id: m for k, m, _, _ in docs if k == "nodepool" and m.id}
-    for kind, model, _, _ in docs:
-        if kind == "nodepool" and model.compute_cluster is None and len(clusters) == 1:
-            cc = clusters[0]
-            model.compute_cluster = ComputeCluster(id=cc.id, user_id=cc.user_id)
-        elif kind == "deployment":
+    if len(clusters) == 1:
+        for kind, model, _, _ in docs:
+            if kind == "nodepool" and model.compute_cluster is None:
+                model.compute_cluster = ComputeCluster(id=clusters[0].id, user_id=clusters[0].user_id)
+    for kind, model, _, _ in docs:  # after the nodepools, whatever the order in the text
+        if kind == "deployment":
             for np_ in model.nodepools:
                 parent = pools.get(np_.id)
                 if not np_.compute_cluster_id and parent is not None and parent.compute_cluster:
