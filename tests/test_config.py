@@ -26,7 +26,7 @@ NODEPOOL_TEXT = (DATA / "nodepool.yaml").read_text()
 
 def error_of(text: str, **kw) -> ConfigError:
     with pytest.raises(ConfigError) as exc:
-        load_documents(text, name="nodepool.yaml", **kw)
+        load_documents(text, name="nodepool.yaml", **{"check": True, **kw})
     return exc.value
 
 
@@ -176,10 +176,30 @@ def test_documents_in_dependency_order_with_links():
 
 
 def test_links_can_be_turned_off():
-    with pytest.raises(ConfigError, match=r"deployment\.nodepools\[0\]\.compute_cluster\.id is empty"):
-        load_documents(DATA / "stack.yaml", link=False)
-    docs = load_documents(DATA / "stack.yaml", link=False, check=False)
+    docs = load_documents(DATA / "stack.yaml", link=False)
     assert docs[1][1].compute_cluster is None
+    assert docs[2][1].nodepool_refs == [("", "spot-a10g")]
+
+
+def test_rules_are_optional_for_documents_and_default_for_files():
+    bad = NODEPOOL_TEXT.replace("min_instances: 0", "min_instances: 5")
+    assert load_documents(bad)[0][1].min_instances == 5  # %%compute resolves, then validates
+    with pytest.raises(ConfigError, match="min_instances"):
+        load_documents(bad, check=True)
+    with pytest.raises(ConfigError, match="min_instances"):
+        load_config(bad)
+    assert load_config(bad, check=False)["nodepool"].min_instances == 5
+
+
+def test_what_a_command_line_supplies_is_not_required_in_a_file():
+    # `clarifai deployment create NP_ID DEP_ID --config FILE` / %compute deployments create --nodepool
+    text = "deployment:\n  worker: {model: {id: m, user_id: u, app_id: a}}\n  scheduling_choice: 4\n"
+    assert load_config(text)["deployment"].nodepools == []
+    refs = text + "  nodepools: [{id: np}]\n"
+    assert load_config(refs)["deployment"].nodepool_refs == [("", "np")]
+    both = refs + "  deployment_nodepools: [{id: np, compute_cluster: {id: cc}}]\n"
+    with pytest.raises(ConfigError, match="nodepools and deployment.deployment_nodepools are both set"):
+        load_config(both)
 
 
 def test_explicit_links_win():
@@ -198,6 +218,7 @@ def test_load_config_refuses_two_of_a_kind():
 
 def test_empty_documents_are_skipped():
     assert load_documents("---\n" + NODEPOOL_TEXT + "---\n")[0][0] == "nodepool"
+    assert load_documents("") == [] and load_documents("# nothing\n---\n") == []
 
 
 # ---- files with mistakes ------------------------------------------------------------------------
@@ -236,8 +257,6 @@ def test_min_above_max():
     err = error_of(NODEPOOL_TEXT.replace("min_instances: 0", "min_instances: 5"))
     assert err.lines == [9]
     assert "nodepool.min_instances (5) is above nodepool.max_instances (3)" in str(err)
-    # check=False: the rules are left to the caller
-    assert load_documents(NODEPOOL_TEXT.replace("min_instances: 0", "min_instances: 5"), check=False)
 
 
 def test_every_problem_is_reported_with_its_line():
@@ -310,9 +329,16 @@ def test_tabs():
     assert err.lines == [2] and "replace the tab characters with spaces" in str(err)
 
 
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "---\n"])
+def test_an_empty_file_is_an_error(text, tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=f"^{path}: the config is empty: expected a top key compute_cluster:, "
+                                          "nodepool: or deployment:$"):
+        load_config(path)
+
+
 @pytest.mark.parametrize(("text", "message"), [
-    ("", "nodepool.yaml: the config is empty: expected a top key compute_cluster:, nodepool: or deployment:"),
-    ("# only a comment\n", "nodepool.yaml: the config is empty"),
     ("- 1\n", "nodepool.yaml line 1: expected a top key compute_cluster:, nodepool: or deployment:, got list"),
     ("nodepool: 5\n", "nodepool.yaml line 1: nodepool must be a mapping of fields (indent them under "
                       "nodepool:), got 5"),
@@ -361,3 +387,10 @@ def test_cluster_from_code_dumps_and_loads():
 def test_dump_rejects_other_models():
     with pytest.raises(TypeError, match="dump_config takes a ComputeCluster, Nodepool or Deployment"):
         dump_config(Key(id="x"))
+
+
+@pytest.mark.parametrize("text", ["\x85", "a\u2028b", "x\x00y", "café ✓", "two\nlines", " lead", "\ufeff", "a: b"])
+def test_any_string_survives_a_dump(text):
+    # NEL and friends are folded by YAML readers when written raw: they must come back unchanged
+    np_ = Nodepool(id="np", description=text, status_description=text)
+    assert load_config(dump_config(np_), check=False)["nodepool"] == np_

@@ -124,8 +124,10 @@ def load_config(path_or_text: str | os.PathLike[str], *, check: bool = True,
                 name: str | None = None) -> dict[str, WireModel]:
     """Read one Clarifai CLI config (file path or YAML text) -> {"nodepool": Nodepool, ...}.
 
-    `check=False` skips the business rules (type errors and unknown keys still raise).
-    Raises ConfigError.
+    With `check` (default) the business rules of api/models.py apply too, except what a
+    command line supplies (ids; a deployment's nodepools and their clusters, as in
+    `clarifai deployment create NP_ID DEP_ID --config FILE`). Type errors and unknown keys
+    always raise. Raises ConfigError; an empty text is an error.
     """
     text, name = _read(path_or_text, name)
     docs = _load(text, name)
@@ -141,7 +143,7 @@ def load_config(path_or_text: str | os.PathLike[str], *, check: bool = True,
     return out
 
 
-def load_documents(text: str | os.PathLike[str], *, check: bool = True, link: bool = True,
+def load_documents(text: str | os.PathLike[str], *, check: bool = False, link: bool = True,
                    name: str | None = None) -> list[tuple[str, WireModel]]:
     """Every resource of a multi-document YAML text (`---`), in dependency order.
 
@@ -149,9 +151,13 @@ def load_documents(text: str | os.PathLike[str], *, check: bool = True, link: bo
     caller can create them one after the other. With `link`, a nodepool without
     `compute_cluster` gets the only cluster of the text, and a deployment nodepool without
     `compute_cluster.id` gets the cluster of the nodepool with that id in the text.
+
+    An empty text gives []. Type errors and unknown keys raise ConfigError; the business rules
+    only with `check=True` (as in load_config), since a caller such as `%%compute` fills in
+    parents from its own options first and validates afterwards.
     """
     text, name = _read(text, name)
-    docs = _load(text, name)
+    docs = _load(text, name, empty_ok=True)
     if link:
         _link(docs)
     if check:
@@ -177,7 +183,7 @@ def _read(source: str | os.PathLike[str], name: str | None) -> tuple[str, str]:
 _Doc = tuple[str, WireModel, int, dict[str, int]]  # kind, model, line, key path -> line
 
 
-def _load(text: str, name: str) -> list[_Doc]:
+def _load(text: str, name: str, empty_ok: bool = False) -> list[_Doc]:
     """Parse, reject unknown keys and wrong types; (kind, model, line, index) in file order."""
     try:
         parsed = _parse(text)
@@ -218,7 +224,7 @@ def _load(text: str, name: str) -> list[_Doc]:
                 docs.append((kind, model, local.get(kind, doc_line), local))
             doc_problems += found
         problems += [(p, _line_of(local, p.field, doc_line)) for p in doc_problems]
-    if not seen_any:
+    if not seen_any and not empty_ok:
         problems.append((Problem("", f"{name}: the config is empty: expected a top key "
                                      "compute_cluster:, nodepool: or deployment:"), 0))
     if problems:
@@ -239,11 +245,17 @@ def _parse(text: str) -> list[tuple[Any, yaml.Node]]:
         loader.dispose()
 
 
+# Empty in a file is fine when a command line supplies it (ids are skipped by require_id=False).
+_SUPPLIED_ELSEWHERE = re.compile(
+    r"^deployment\.(nodepools|(deployment_)?nodepools\[\d+\]\.compute_cluster\.id)$")
+
+
 def _raise_rules(docs: list[_Doc], name: str) -> None:
     """The business rules of api/models.py, each problem located at its key's line."""
     problems = [(p, _line_of(index, p.field, line))
                 for kind, model, line, index in docs
-                for p in model._problems(kind + ".", False)]
+                for p in model._problems(kind + ".", False)
+                if not (_SUPPLIED_ELSEWHERE.match(p.field) and " is empty" in p.message)]
     if problems:
         raise _config_error(problems, name)
 
@@ -429,7 +441,18 @@ def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
 
 
+# Characters YAML readers fold or reject when written raw (NEL, line/paragraph separators,
+# controls, BOM): such strings are written double-quoted, where the emitter escapes them.
+_NEEDS_ESCAPE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = '"' if _NEEDS_ESCAPE.search(data) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
 _Dumper.add_representer(list, _represent_list)
+_Dumper.add_representer(str, _represent_str)
 
 _ENUM_COMMENTS = {"gettable": Gettable, "scheduling_choice": SchedulingChoice,
                   "capacity_types": CapacityType, "status": DeploymentStatus}
