@@ -15,7 +15,6 @@ within a generous limit (a hung kernel would never finish).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import signal
@@ -56,8 +55,8 @@ def _cluster(client: ComputeClient, cc_id: str = "faults") -> str:
 
 def _kill(handle) -> None:
     """SIGKILL the server and reap it (its runtime file stays behind, as after a crash)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(handle.pid, signal.SIGCONT)
+    # no SIGCONT first even when it is stopped: SIGKILL ends a stopped process, and a moment of
+    # running would let it serve the requests waiting in its socket
     os.kill(handle.pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while runtime._pid_alive(handle.pid):
