@@ -66,3 +66,9 @@ def uid():
         return f"{prefix}-{uuid.uuid4().hex[:6]}-{next(_counter)}"
 
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the browser tests first: Playwright's sync API closes its own event loop at the end,
+    which fails once pytest-jupyter's server fixtures have left a running loop behind."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("ui") else 1)

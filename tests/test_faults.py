@@ -390,6 +390,7 @@ def test_disk_filling_up_while_serving_refuses_cleanly_and_recovers(tiny_fs):
                     break
             assert refused is not None, "the disk never filled up"
             assert "Traceback" not in refused[2]["description"]
+            assert refused[1] == 507 and "disk is full" in refused[2]["description"]
             listed = http.get(path, params={"per_page": 1000})
             assert listed.status_code == 200  # reads still work
             ids = {n["id"] for n in listed.json()["nodepools"]}

@@ -557,7 +557,12 @@ def test_monitor_is_tracked_and_stopped_on_unload(ip, magics, pool):
     assert magics._monitors == []
 
 
-def test_plan_compares_current_and_proposed(ip, pool):
+def test_plan_compares_current_and_proposed(ip, pool, monkeypatch):
+    import plotly.io as pio
+
+    # plotly picks its default renderer from the process it was imported in (a kernel or not);
+    # fix the one a notebook frontend uses so the displayed figure is what we assert on.
+    monkeypatch.setattr(pio.renderers, "default", "plotly_mimetype")
     cc, nid = pool
     with capture_output() as cap:
         table = compute(ip, f"plan {cc} {nid} --max 4 --spot --duration 1d")

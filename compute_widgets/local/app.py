@@ -51,6 +51,7 @@ import logging
 import math
 import os
 import re
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -1328,6 +1329,20 @@ def _endpoint(cp: ControlPlane, route: R) -> Callable[[Request], Awaitable[Respo
             return _error_response(f, req_id)
         except InvalidInput as e:
             return _error_response(Fail(C.BAD_REQUEST, str(e)), req_id)
+        except sqlite3.OperationalError as e:
+            log.exception("%s %s failed", request.method, request.url.path)
+            full = "full" in str(e)  # "database or disk is full": nothing was written
+            return _error_response(
+                Fail(
+                    C.INTERNAL_SERVER_ISSUE,
+                    "The local control plane's disk is full: nothing was written. Free some "
+                    "space in its data directory and try again."
+                    if full
+                    else f"The local control plane's database failed ({e}); see the server log.",
+                    http=507 if full else 500,
+                ),
+                req_id,
+            )
         except Exception as e:  # never a bare 500 page: a Clarifai status, logged here
             log.exception("%s %s failed", request.method, request.url.path)
             return _error_response(

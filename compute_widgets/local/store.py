@@ -29,6 +29,7 @@ settings change, one deployment per model per nodepool (unique index), and casca
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -209,6 +210,9 @@ class Store:
         self._closed = False
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
+        for suffix in ("", "-wal", "-shm"):  # cluster keys live here: owner-only, whatever the umask
+            with contextlib.suppress(OSError):
+                os.chmod(f"{self.path}{suffix}", 0o600)
         with self.transaction():
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
