@@ -74,18 +74,10 @@ def deployment_command(d: Any) -> str:
 
 
 def yaml_text(model: Any) -> str:
-    """Clarifai CLI YAML for ``model`` (api.config.dump_config), secrets removed."""
-    clean = _without_key(model)
-    try:
-        from compute_widgets.api.config import dump_config
-    except ImportError:  # config.py not there: the wire dict under its CLI top key
-        import yaml
+    """Clarifai CLI YAML for ``model`` (api.config.dump_config: no output fields, no key)."""
+    from compute_widgets.api.config import dump_config
 
-        kind = {"ComputeCluster": "compute_cluster", "Nodepool": "nodepool"}.get(
-            type(model).__name__, "deployment"
-        )
-        return yaml.safe_dump({kind: clean.to_wire()}, sort_keys=False)
-    return dump_config(clean)
+    return dump_config(_without_key(model))
 
 
 def ascode_html(command: str, yaml: str) -> str:
