@@ -7,6 +7,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
+
+from compute_widgets.api.client import AsyncComputeClient, ComputeClient, ResultList
+from compute_widgets.api.errors import ApiError, ComputeError, InvalidInput
 from compute_widgets.api.models import (
     AutoscaleConfig,
     CapacityType,
@@ -19,9 +22,6 @@ from compute_widgets.api.models import (
     NodepoolStatus,
     Worker,
 )
-
-from compute_widgets.api.client import AsyncComputeClient, ComputeClient, ResultList
-from compute_widgets.api.errors import ApiError, ComputeError, InvalidInput
 
 
 class CountingTransport(httpx.BaseTransport):

@@ -13,6 +13,9 @@ import socket
 
 import httpx
 import pytest
+
+from compute_widgets.api.client import AsyncComputeClient, ComputeClient, RetryPolicy
+from compute_widgets.api.errors import ApiError, ConnectionFailed
 from compute_widgets.api.models import (
     CapacityType,
     ComputeCluster,
@@ -20,9 +23,6 @@ from compute_widgets.api.models import (
     NodeCapacityType,
     Nodepool,
 )
-
-from compute_widgets.api.client import AsyncComputeClient, ComputeClient, RetryPolicy
-from compute_widgets.api.errors import ApiError, ConnectionFailed
 
 FAST = RetryPolicy(retries=4, backoff=0.01, max_backoff=0.05)
 
