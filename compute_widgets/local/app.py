@@ -148,7 +148,9 @@ class R:
     rpc: str  # operation id in the OpenAPI doc
     body: tuple[str, ...] = ()  # documented body fields
     query: tuple[str, ...] = ()  # documented query parameters
-    offload: bool = False  # run in the threadpool (may be slow: simulations)
+    offload: bool = (
+        False  # run in the threadpool: may simulate (metrics, nodepool node_count/status)
+    )
 
 
 _U = "/v2/users/{user_id}"
@@ -189,9 +191,23 @@ ROUTES: tuple[R, ...] = (
         body=("ids",),
     ),
     R("GET", _CC, "get_cluster", "GetComputeCluster"),
-    R("GET", _CC + "/nodepools", "list_nodepools", "ListNodepools", query=PAGING),
-    R("GET", _U + "/nodepools", "list_nodepools", "ListNodepoolsOfUser", query=PAGING),
-    R("GET", "/v2/nodepools", "list_nodepools", "ListNodepoolsUnscoped", query=PAGING),
+    R("GET", _CC + "/nodepools", "list_nodepools", "ListNodepools", query=PAGING, offload=True),
+    R(
+        "GET",
+        _U + "/nodepools",
+        "list_nodepools",
+        "ListNodepoolsOfUser",
+        query=PAGING,
+        offload=True,
+    ),
+    R(
+        "GET",
+        "/v2/nodepools",
+        "list_nodepools",
+        "ListNodepoolsUnscoped",
+        query=PAGING,
+        offload=True,
+    ),
     R("POST", _CC + "/nodepools", "post_nodepools", "PostNodepools", body=("nodepools",)),
     R(
         "PATCH",
@@ -201,7 +217,7 @@ ROUTES: tuple[R, ...] = (
         body=("nodepools", "action"),
     ),
     R("DELETE", _CC + "/nodepools", "delete_nodepools", "DeleteNodepools", body=("ids",)),
-    R("GET", _NP, "get_nodepool", "GetNodepool"),
+    R("GET", _NP, "get_nodepool", "GetNodepool"),  # one pool: inline keeps GET fast
     R(
         "POST",
         _NP + "/status",
