@@ -189,6 +189,9 @@ def _load(text: str, name: str, empty_ok: bool = False) -> list[_Doc]:
         parsed = _parse(text)
     except yaml.YAMLError as exc:
         raise _syntax_error(exc, name) from None
+    except _Refused as exc:
+        raise ConfigError([Problem("", f"{name} line {exc.line}: {exc.message}")],
+                          file=name, lines=[exc.line]) from None
     problems: list[tuple[Problem, int]] = []
     docs: list[_Doc] = []
     seen_any = False
@@ -234,7 +237,7 @@ def _load(text: str, name: str, empty_ok: bool = False) -> list[_Doc]:
 
 def _parse(text: str) -> list[tuple[Any, yaml.Node]]:
     """Each document as (data, node): one parse, the nodes keep the line numbers."""
-    loader = yaml.SafeLoader(text)
+    loader = _StrictLoader(text)
     try:
         out = []
         while loader.check_node():
@@ -243,6 +246,112 @@ def _parse(text: str) -> list[tuple[Any, yaml.Node]]:
         return out
     finally:
         loader.dispose()
+
+
+# ---- a YAML reader that cannot hang or surprise --------------------------------------------------
+
+# Aliases are legal YAML and handy in a multi-document cell, but each reference copies its
+# anchor's whole subtree: 7 levels of 10 references turn 448 bytes into 10^7 values (a
+# "billion laughs"), which the walks after parsing (line index, models, JSON) would expand.
+# Clarifai's own example configs use no alias at all, so a small budget costs nothing.
+MAX_ALIAS_NODES = 10_000
+MAX_DEPTH = 64  # nesting levels; PyYAML's composer recurses and a deep text hits RecursionError
+_MAX_INT_DIGITS = 4000  # below Python's int-from-text limit (4300), which raises ValueError
+
+
+class _Refused(Exception):
+    """A YAML text we refuse to read, at a 1-based line."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses, with the line: duplicate keys (YAML keeps the last one
+    silently), an alias inside its own anchor (a cycle: RecursionError in every walk),
+    aliases that expand to more than MAX_ALIAS_NODES nodes, nesting deeper than MAX_DEPTH."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._open: dict[str, int] = {}  # anchors being composed -> their line
+        self._sizes: dict[int, int] = {}  # id(node) -> nodes in its subtree (aliases expanded)
+        self._expanded = 0  # nodes produced by alias references so far
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            line = event.start_mark.line + 1
+            if event.anchor in self._open:
+                raise _Refused(line, f"the alias *{event.anchor} is inside its own anchor "
+                                     f"&{event.anchor} (line {self._open[event.anchor]}), which "
+                                     "makes the value contain itself: write the values out")
+            node = super().compose_node(parent, index)
+            self._expanded += self._size(node)
+            if self._expanded > MAX_ALIAS_NODES:
+                raise _Refused(line, f"the text uses YAML aliases (*{event.anchor}) that expand "
+                                     f"to more than {MAX_ALIAS_NODES:,} nodes: write the values "
+                                     "out instead of repeating aliases")
+            return node
+        event = self.peek_event()
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _Refused(event.start_mark.line + 1, f"the text is nested more than {MAX_DEPTH} "
+                                                      "levels deep: flatten it")
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            self._open[anchor] = event.start_mark.line + 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor is not None:
+                self._open.pop(anchor, None)
+
+    def _size(self, node: yaml.Node) -> int:
+        """Nodes in `node` with aliases expanded; memoized, so linear in the text (no cycles:
+        compose_node refused them)."""
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._size(v) for v in node.value)
+        else:
+            size = 1
+        self._sizes[id(node)] = size
+        return size
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` then overriding a key of base is what merge keys are for
+            key = self.construct_object(key_node, deep=False)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+                seen.setdefault(key, line)
+            except TypeError:
+                continue  # an unhashable key: SafeLoader reports it
+            if first is not None:
+                raise _Refused(line, f"the key {_short(key)} appears twice in one mapping (first "
+                                     f"on line {first}); YAML would silently keep the second: "
+                                     "keep one")
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        digits = sum(c.isdigit() for c in str(node.value))
+        if digits > _MAX_INT_DIGITS:
+            raise _Refused(node.start_mark.line + 1, f"a number with {digits:,} digits: write "
+                                                     "a number that fits its field")
+        return super().construct_yaml_int(node)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
 
 
 # Empty in a file is fine when a command line supplies it (ids are skipped by require_id=False).
@@ -254,7 +363,7 @@ def _raise_rules(docs: list[_Doc], name: str) -> None:
     """The business rules of api/models.py, each problem located at its key's line."""
     problems = [(p, _line_of(index, p.field, line))
                 for kind, model, line, index in docs
-                for p in model._problems(kind + ".", False)
+                for p in model._all_problems(kind + ".", False)
                 if not (_SUPPLIED_ELSEWHERE.match(p.field) and " is empty" in p.message)]
     if problems:
         raise _config_error(problems, name)
@@ -289,6 +398,9 @@ def _index_node(node: yaml.Node, path: str, out: dict[str, int]) -> None:
             key = _snake(str(key_node.value))
             sub = f"{path}.{key}" if path else key
             out.setdefault(sub, key_node.start_mark.line + 1)
+            if key != key_node.value:  # the camelCase spelling too, for "same field" problems
+                out.setdefault(f"{path}.{key_node.value}" if path else str(key_node.value),
+                               key_node.start_mark.line + 1)
             _index_node(value_node, sub, out)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
@@ -327,6 +439,7 @@ def _unknown_keys(data: dict[str, Any], cls: type[WireModel], path: str) -> list
     out = []
     keys = _valid_keys(cls)
     extras = _PROTO_ONLY.get(cls, frozenset())
+    spelled: dict[str, str] = {}  # field name -> the key that set it first
     for key, value in data.items():
         key = str(key)
         name = keys.get(key)
@@ -335,6 +448,10 @@ def _unknown_keys(data: dict[str, Any], cls: type[WireModel], path: str) -> list
                 continue
             out.append(_unknown_key(key, cls, path))
             continue
+        first = spelled.setdefault(name, key)
+        if first != key:  # `maxInstances:` and `max_instances:`: one field, two values
+            out.append(Problem(f"{path}.{key}", f"{path}.{first} and {path}.{key} are the same "
+                                                "field (camelCase and snake_case): keep one"))
         sub = cls._model_fields.get(name)
         if sub is None:
             continue

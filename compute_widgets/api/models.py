@@ -74,6 +74,7 @@ __all__ = [
     "SpecialHandling",
     "SpecialHandlingReason",
     "Status",
+    "UINT32_MAX",
     "Visibility",
     "WireEnum",
     "WireModel",
@@ -84,6 +85,7 @@ __all__ = [
     "parse_cpu",
     "parse_duration",
     "parse_memory_gib",
+    "visible",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -319,10 +321,30 @@ Timestamp = Annotated[datetime, AfterValidator(_to_utc)]
 # Validation rules shared by the models
 # --------------------------------------------------------------------------------------------
 
+UINT32_MAX = 2**32 - 1  # every count and delay of these messages is a proto uint32
 ID_RULE = "1 to 48 characters: letters, digits, '-' or '_', starting with a letter or a digit"
 MAX_DESCRIPTION = 1000
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,47}")
 _ID_BAD_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+# Characters that would act instead of show in a terminal or a notebook: C0/C1 controls (NUL,
+# ESC of colour codes, CR), line/paragraph separators and the bidi overrides that reorder text.
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+
+_SHORT_ESCAPES = {9: "\\t", 10: "\\n", 13: "\\r"}
+
+
+def visible(text: str) -> str:
+    """`text` with each invisible or control character written as a repr-style escape
+    (NUL -> \\x00, ESC -> \\x1b, U+202E -> \\u202e): for echoing user input in messages."""
+    def escape(m: re.Match[str]) -> str:
+        code = ord(m.group(0))
+        if code < 0x100:
+            return _SHORT_ESCAPES.get(code) or f"\\x{code:02x}"
+        return f"\\u{code:04x}"
+
+    return _INVISIBLE.sub(escape, text)
 
 
 def check_id(value: Any, field: str = "id") -> str | None:
@@ -334,12 +356,13 @@ def check_id(value: Any, field: str = "id") -> str | None:
     if _ID_RE.fullmatch(value):
         return None
     if len(value) > 48:
-        return f"{field} '{value[:20]}…' is {len(value)} characters long: shorten it to 48 or fewer"
+        return (f"{field} '{visible(value[:20])}…' is {len(value)} characters long: shorten it "
+                "to 48 or fewer")
     bad = sorted(set(_ID_BAD_CHARS.findall(value)))
     if bad:
         shown = " ".join(repr(c) for c in bad)
-        return (f"{field} '{value}' contains {shown}: use only letters, digits, '-' and '_'"
-                f" (e.g. '{_ID_BAD_CHARS.sub('-', value).strip('-_') or 'my-id'}')")
+        return (f"{field} '{visible(value)}' contains {shown}: use only letters, digits, '-' "
+                f"and '_' (e.g. '{_ID_BAD_CHARS.sub('-', value).strip('-_') or 'my-id'}')")
     return f"{field} '{value}' starts with '{value[0]}': start it with a letter or a digit"
 
 
@@ -547,7 +570,14 @@ class WireModel(BaseModel):
 
         `require_id=False` accepts an empty id (CLI config files may leave it to the command line).
         """
-        return self._problems("", require_id)
+        return self._all_problems("", require_id)
+
+    def _all_problems(self, at: str, require_id: bool) -> list[Problem]:
+        """The rules of this model, plus the wire ranges of every nested message (a model's own
+        rules may skip a nested one, e.g. the nodepools a deployment only refers to)."""
+        out = self._problems(at, require_id)
+        seen = {p.field for p in out}
+        return out + [p for p in _range_problems(self, at) if p.field not in seen]
 
     def check(self, *, require_id: bool = True) -> Self:
         """Raise InvalidInput listing every problem; return self when there are none."""
@@ -557,7 +587,7 @@ class WireModel(BaseModel):
         return self
 
     def _problems(self, at: str, require_id: bool) -> list[Problem]:
-        """Generic part: uint32 fields must be whole numbers >= 0. Subclasses extend it."""
+        """Generic part: uint32 fields must be whole numbers in 0..UINT32_MAX. Subclasses extend it."""
         out = []
         for name in self._uint_fields:
             value = getattr(self, name)
@@ -565,7 +595,11 @@ class WireModel(BaseModel):
             if isinstance(value, bool) or not isinstance(value, int):
                 out.append(Problem(field, f"{field} must be a whole number >= 0, got {_short(value)}"))
             elif value < 0:
-                out.append(Problem(field, f"{field} ({value}) is negative: set it to 0 or more"))
+                out.append(Problem(field, f"{field} ({_show_int(value)}) is negative: set it to 0 "
+                                          "or more"))
+            elif value > UINT32_MAX:
+                out.append(Problem(field, f"{field} ({_show_int(value)}) does not fit the wire's "
+                                          f"uint32: use 0 to {UINT32_MAX}"))
         return out
 
     def __repr_args__(self) -> Any:
@@ -574,6 +608,29 @@ class WireModel(BaseModel):
             if _is_zero(value):
                 continue
             yield name, ("****" if name in self._secret_fields else value)
+
+
+def _range_problems(model: WireModel, at: str) -> list[Problem]:
+    """The generic (uint32) problems of `model` and of every message nested in it."""
+    out = WireModel._problems(model, at, False)
+    for name in model._model_fields:
+        value = getattr(model, name)
+        wire = model._plan[name][0]
+        if isinstance(value, WireModel):
+            out += _range_problems(value, f"{at}{wire}.")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, WireModel):
+                    out += _range_problems(item, f"{at}{wire}[{i}].")
+    return out
+
+
+def _show_int(value: int) -> str:
+    """An integer for a message: in full up to 40 digits, else its size (a 10^5000 would not
+    even convert: Python refuses int -> text beyond 4300 digits)."""
+    if abs(value) < 10**40:
+        return str(value)
+    return f"a {int(abs(value).bit_length() * 0.30103) + 1}-digit number"
 
 
 def _is_zero(value: Any) -> bool:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from compute_widgets.api.errors import StatusCode, http_status_for
+from compute_widgets.api.models import visible
 
 MAX_BODY = 1024 * 1024  # bytes
 DEFAULT_PER_PAGE = 128
@@ -73,8 +74,10 @@ def status_body(code: int, description: str, req_id: str, details: str = "") -> 
 
 
 def error_response(f: Fail, req_id: str) -> Response:
+    # Errors echo what the client sent (IDs, paths): control characters go out escaped
+    # (NUL -> \x00, ESC -> \x1b), so no terminal or notebook that shows the message acts on them.
     return Response(
-        dumps(status_body(f.code, f.description, req_id, f.details)),
+        dumps(status_body(f.code, visible(f.description), req_id, visible(f.details))),
         status_code=f.http,
         media_type="application/json",
         headers={"X-Clarifai-Request-ID": req_id},
@@ -82,7 +85,7 @@ def error_response(f: Fail, req_id: str) -> Response:
 
 
 def quote(ids: Iterable[str]) -> str:
-    ids = [f"'{i}'" for i in ids]
+    ids = [f"'{visible(i)}'" for i in ids]
     return ids[0] if len(ids) == 1 else ", ".join(ids[:-1]) + " and " + ids[-1]
 
 
@@ -92,6 +95,9 @@ def plural(n: int, word: str) -> str:
 
 # ------------------------------------------------------------------------------------------------
 # request
+
+
+_DIGITS = re.compile(r"[0-9]+")  # fullmatch: re's \d and int() take any Unicode digit
 
 
 @dataclass
@@ -113,12 +119,21 @@ class Rq:
             raw = self.body[key]
         if raw is None or raw == "":
             return default
-        try:
-            value = int(str(raw).strip())
-        except ValueError:
+        # ASCII digits only: int() would also take "٣" (Arabic-Indic 3), "1_0", " +3 "
+        text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+        if not isinstance(text, str) or not _DIGITS.fullmatch(text):
+            shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "…"
             raise Fail(
-                C.BAD_REQUEST, f"{key} must be a whole number between {lo} and {hi}, got {raw!r}."
-            ) from None
+                C.BAD_REQUEST,
+                f"{key} must be a whole number between {lo} and {hi} in ASCII digits 0-9, "
+                f"got {shown}.",
+            )
+        if len(text.lstrip("0")) > len(str(hi)):
+            raise Fail(
+                C.BAD_REQUEST,
+                f"{key} must be between {lo} and {hi}, got a {len(text.lstrip('0'))}-digit number.",
+            )
+        value = int(text)
         if not lo <= value <= hi:
             raise Fail(C.BAD_REQUEST, f"{key} must be between {lo} and {hi}, got {value}.")
         return value

@@ -151,13 +151,16 @@ def usage_text() -> str:
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
+    """A whole number >= 0 in ASCII digits: int() also takes "٣", "1_0" and " 3 ". The upper
+    bound is the field's (api/models.py names it, e.g. uint32 for --max)."""
+    if text.startswith("-") and text[1:].isascii() and text[1:].isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    if not (text.isascii() and text.isdigit()):
+        shown = repr(text) if len(text) <= 40 else repr(text[:37]) + "…"
+        raise argparse.ArgumentTypeError(f"expected a whole number in digits 0-9, got {shown}")
+    if len(text) > 40:  # int() refuses text beyond 4300 digits; no field takes more than 20
+        raise argparse.ArgumentTypeError(f"expected a number of at most 40 digits, got {len(text)}")
+    return int(text)
 
 
 def non_negative_float(text: str) -> float:
