@@ -4,19 +4,34 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 import uuid
 
 import pytest
 
+# The simulated traffic follows the hour and the weekday, so the servers of a test session run on
+# a pinned clock: a Monday, 09:00 UTC at session start, whatever the wall clock says (set
+# COMPUTE_WIDGETS_CLOCK_START yourself to run the suite at another simulated time).
+CLOCK_START = "2026-01-05T09:00:00Z"
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_jupyter_dirs(tmp_path_factory):
-    """Keep runtime files and data of the tests away from the user's own Jupyter directories."""
+    """Keep runtime files and data of the tests away from the user's own Jupyter directories,
+    and pin the simulated clock of every server the session starts (they inherit the env)."""
+    from compute_widgets.local.clock import ANCHOR_ENV, START_ENV
+
     root = tmp_path_factory.mktemp("jupyter")
-    saved = {k: os.environ.get(k) for k in ("JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "COMPUTE_WIDGETS_DATA_DIR")}
+    names = ("JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "COMPUTE_WIDGETS_DATA_DIR")
+    names += (START_ENV, ANCHOR_ENV)
+    saved = {k: os.environ.get(k) for k in names}
     os.environ["JUPYTER_RUNTIME_DIR"] = str(root / "runtime")
     os.environ["JUPYTER_DATA_DIR"] = str(root / "data")
     os.environ["COMPUTE_WIDGETS_DATA_DIR"] = str(root / "data" / "compute_widgets")
+    if not os.environ.get(START_ENV):
+        os.environ[START_ENV] = CLOCK_START
+    # one anchor for the session: a restarted server goes on from where it was, never back
+    os.environ.setdefault(ANCHOR_ENV, repr(time.time()))
     for key in ("CLARIFAI_PAT", "CLARIFAI_API_BASE", "CLARIFAI_USER_ID"):
         os.environ.pop(key, None)
     yield

@@ -14,11 +14,19 @@ from compute_widgets.local.metrics import SERIES_NAMES, MetricsEngine, seed_demo
 from compute_widgets.local.store import Store
 
 
+def _env(tmp_path, start=None):
+    store = Store(tmp_path / "store.db")
+    if start is None:  # the session's pinned clock (tests/conftest.py), as the servers use
+        clock = Clock.from_env(store.get_clock_offset(), on_change=store.set_clock_offset)
+    else:
+        clock = Clock(store.get_clock_offset(), on_change=store.set_clock_offset, start=start)
+    store.now = clock.now  # as build_app does: writes stamped with the clock's time
+    return store, clock, MetricsEngine(store, Catalog.load(), clock)
+
+
 @pytest.fixture
 def env(tmp_path):
-    store = Store(tmp_path / "store.db")
-    clock = Clock(store.get_clock_offset(), on_change=store.set_clock_offset)
-    engine = MetricsEngine(store, Catalog.load(), clock)
+    store, clock, engine = _env(tmp_path)
     yield store, clock, engine
     store.close()
 
@@ -36,7 +44,12 @@ def values(series) -> np.ndarray:
     return np.array([p.value for p in series.value])
 
 
-def make_pool(store, clock, np_id="np1", days=2.0, **kw):
+# 0.2 requests per second, all day, every day: one node's worth (1 rps already queues up to 3
+# nodes while the first one boots), whatever the hour
+FLAT = {"base_rps": 0.2, "diurnal_amplitude": 0.0, "weekend_factor": 1.0, "bursts_per_day": 0.0}
+
+
+def make_pool(store, clock, np_id="np1", days=2.0, workload=None, **kw):
     t0 = clock.now() - timedelta(days=days)
     if store.cluster_wire("me", "cc") is None:
         store.create_cluster("me", {"id": "cc", "cloud_provider": {"id": "aws"}, "region": "us-east-1"}, now=t0)
@@ -48,7 +61,7 @@ def make_pool(store, clock, np_id="np1", days=2.0, **kw):
         "id": f"dep-{np_id}", "worker": {"model": {"id": f"m-{np_id}", "user_id": "u", "app_id": "a"}},
         "nodepools": [{"id": np_id, "compute_cluster": {"id": "cc", "user_id": "me"}}],
         "autoscale_config": {"min_replicas": 0, "max_replicas": 5},
-        "metadata": {"workload": {"base_rps": 2.0}},
+        "metadata": {"workload": workload or {"base_rps": 2.0}},
     }, now=t0)  # fmt: skip
 
 
@@ -180,8 +193,17 @@ def test_events_node_state_and_demo(env):
     assert e.message and str(e.meta["count"]) in e.message
     kinds = {x.meta["kind"] for x in engine.events("me", "demo-aws", "gpu-spot", 1, n)}
     assert {"scale_up", "scale_down"} <= kinds
-    # a new nodepool is PENDING until its first node has booted
-    make_pool(store, clock, "fresh", days=0)
+
+
+# Monday and Saturday at the four corners of the day: the old test of a fresh pool passed at
+# 04:00 UTC and failed at 03:00, 09:10, 15:00 and 21:00 (the default diurnal traffic scaled it
+# to 2-5 nodes); with a flat workload of one node's worth the answer is the same at any hour.
+@pytest.mark.parametrize("start", ["2026-11-30T03:00:00Z", "2026-11-30T09:00:00Z", "2026-11-30T15:00:00Z",
+                                   "2026-11-30T21:00:00Z", "2026-11-28T15:00:00Z"])  # fmt: skip
+def test_fresh_pool_is_pending_then_ready_with_one_node_at_any_hour(tmp_path, start):
+    store, clock, engine = _env(tmp_path, start)
+    make_pool(store, clock, "fresh", days=0, workload=FLAT)
     assert engine.node_state("me", "cc", "fresh")[1] == NodepoolStatus.NODEPOOL_STATUS_PENDING
     clock.advance(900)
     assert engine.node_state("me", "cc", "fresh") == (1, NodepoolStatus.NODEPOOL_STATUS_READY)
+    store.close()

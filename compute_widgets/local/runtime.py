@@ -462,7 +462,8 @@ def build_app(data_dir: Path, token: str, demo: bool = False) -> Any:
     store = Store(data_dir / STORE_FILE)
     catalog = Catalog.load()
     # the simulated time survives a restart: the offset lives in the store
-    clock = Clock(offset_seconds=store.get_clock_offset())  # the app saves it on advance
+    clock = Clock.from_env(offset_seconds=store.get_clock_offset())  # the app saves it on advance
+    store.now = clock.now  # writes are stamped with the clock's time, pinned or not
     metrics = None
     try:
         from compute_widgets.local import metrics as metrics_mod
