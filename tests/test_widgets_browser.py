@@ -66,7 +66,7 @@ def test_clusters_table_opens_cluster_and_nodepool_pages(client, uid):
     assert "shared" in grid_text  # the default shared cluster is listed
     buttons(b.clusters_box)[cc.id].click()  # the row's open button
     assert b.page == "cluster" and b.pages.selected_index == 1
-    assert "us-east-1" in b.cluster_info.value and "aws" in b.cluster_info.value
+    assert "us-east-1" in b.cluster_info.value and "AWS" in b.cluster_info.value
     buttons(b.nodepools_box)[np.id].click()
     assert b.page == "nodepool" and b.pages.selected_index == 2, b.status.text
     info = b.nodepool_info.value
@@ -107,15 +107,22 @@ def test_edit_autoscaling_range_and_spot(client, uid):
     assert (got.min_instances, got.max_instances, got.spot) == (0, 4, False)
 
 
-def test_edit_keeps_max_at_least_min_and_invalid_disables(client, uid):
-    cc, np, _ = make_pool(client, uid)
+def test_edit_min_above_max_is_a_message_and_save_waits(client, uid):
+    """Issue 13 #3 in the nodepool page's edit form: nothing clamped, Save disabled, words."""
+    cc, np, _ = make_pool(client, uid)  # 0-2
     b = ComputeBrowser(client)
     b.open_nodepool(cc.id, np.id)
     b.edit_min.value = 6
-    assert b.edit_max.value == 6
-    b.edit_max.value = 0
+    assert (b.edit_min.value, b.edit_max.value) == (6, 2)
+    assert "The minimum (6) is above the maximum (2)" in b.edit_msg.value
+    assert b.save_button.disabled
+    b.save_nodepool()  # the public method refuses too
+    assert client.get_nodepool(cc.id, np.id).min_instances == 0
+    b.edit_min.value, b.edit_max.value = 0, 0
     assert (b.edit_min.value, b.edit_max.value) == (0, 0)
-    assert b.save_button.disabled and b.edit_msg.value  # max_instances >= 1 (the model's rule)
+    assert b.save_button.disabled and "The maximum is 0: set it to at least 1" in b.edit_msg.value
+    b.edit_max.value = 3
+    assert b.edit_msg.value == "" and not b.save_button.disabled
 
 
 def test_delete_nodepool_confirmation_says_what_stops(client, uid):

@@ -160,15 +160,46 @@ def test_nodepool_wizard_invalid_input_keeps_button_disabled(client, uid):
     assert w.action.disabled and str(m.MAX_DESCRIPTION) in w.description_msg.value
 
 
-def test_nodepool_wizard_keeps_max_at_least_min(client, uid):
-    w = NodepoolWizard(make_cluster(client, uid), client)
-    w.min_nodes.value, w.max_nodes.value = 0, 2
-    w.min_nodes.value = 5
-    assert (w.min_nodes.value, w.max_nodes.value) == (5, 5)
-    w.max_nodes.value = 1
-    assert (w.min_nodes.value, w.max_nodes.value) == (1, 1)
-    w.min_nodes.set_state({"value": 7})  # what the comm handler does on a frontend edit
-    assert w.max_nodes.value == 7
+@pytest.mark.parametrize("order", ["max then min", "min then max"])
+def test_nodepool_wizard_min_above_max_is_a_message_not_a_clamp(client, uid, order):
+    """Issue 13 #3: max 2 then min 5 became 5-5 (raising the cost ceiling); min 5 then max 2
+    became 2-2. Now both fields keep what the user typed, the problem is said beside them in
+    the form's words, and Create stays disabled until the user fixes one of them."""
+    cc = make_cluster(client, uid)
+    w = NodepoolWizard(cc, client)
+    pick(w, "g5.xlarge")
+    w.nodepool_id.value = uid("np")
+    if order == "max then min":
+        w.max_nodes.value = 2
+        w.min_nodes.value = 5
+    else:
+        w.min_nodes.value = 5
+        w.max_nodes.value = 2
+    assert (w.min_nodes.value, w.max_nodes.value) == (5, 2)  # nothing moved by itself
+    msg = w.range_msg.value
+    assert (
+        "The minimum (5) is above the maximum (2): lower the minimum or raise the maximum." in msg
+    )
+    assert "min_instances" not in msg  # the form's words, not the API field names
+    assert w.action.disabled
+    w.click()  # a stale frontend's click creates nothing
+    assert client.list_nodepools(cc.id) == []
+    w.min_nodes.set_state({"value": 7})  # a frontend edit (the comm handler's path)
+    assert (w.min_nodes.value, w.max_nodes.value) == (7, 2) and "(7)" in w.range_msg.value
+    w.max_nodes.value = 7  # the user decides: raise the max
+    assert w.range_msg.value == "" and not w.action.disabled
+    w.click()
+    got = client.get_nodepool(cc.id, w.nodepool_id.value)
+    assert (got.min_instances, got.max_instances) == (7, 7)
+
+
+def test_deployment_wizard_min_above_max_is_a_message_not_a_clamp(client, uid):
+    w = DeploymentWizard((uid("cc"), uid("np")), client)
+    w.max_replicas.value = 2
+    w.min_replicas.value = 4
+    assert (w.min_replicas.value, w.max_replicas.value) == (4, 2)
+    assert "The minimum (4) is above the maximum (2)" in w.autoscale_msg.value
+    assert w.action.disabled
 
 
 def test_nodepool_wizard_filters(client, uid):
@@ -238,25 +269,29 @@ def test_cost_estimate_numbers():
 def test_server_error_keeps_the_form_filled(client, uid):
     cc = make_cluster(client, uid)
     taken = uid("np")
+    w = NodepoolWizard(cc, client)  # opened before the ID was taken: the server refuses
     first = NodepoolWizard(cc, client)
     pick(first, "t3a.medium")
     first.nodepool_id.value = taken
     first.click()
     assert first.created is not None
 
-    w = NodepoolWizard(cc, client)
     pick(w, "g5.xlarge")
-    w.nodepool_id.value = taken  # exists: the server refuses
+    w.nodepool_id.value = taken
     w.max_nodes.value = 2
     w.click()
     assert w.status.kind == "error"
-    assert "\n" not in w.status.text and taken in w.status.text or "exist" in w.status.text.lower()
+    # in a person's words first, the code second; beside the field as well as in the status
+    line = w.status.text
+    assert "\n" not in line and line.startswith(f"Nodepool '{taken}'"), line
+    assert "choose another ID" in line and line.index("choose") < line.index("40010")
+    assert "choose another ID" in w.id_msg.value
     assert (w.nodepool_id.value, w.instance_type.value, w.max_nodes.value) == (
         taken,
         "g5.xlarge",
         2,
     )
-    assert not w.action.disabled and not w.done  # fix and retry
+    assert not w.done  # fix and retry
     w.nodepool_id.value = uid("np")
     w.click()
     assert (
@@ -357,15 +392,37 @@ def test_cluster_wizard_creates_cluster_then_nodepool(client, uid):
     assert [c.id for c in client.list_clusters()].count(cc_id) == 1
 
 
-def test_cluster_wizard_duplicate_id_keeps_form(client, uid):
+def test_cluster_wizard_duplicate_id_hint_as_you_type(client, uid):
+    """Issue 13 #5: the taken ID is said beside the field while typing, in one line of
+    people's words, and Continue waits; before, the API's DATABASE_DUPLICATE_KEY line
+    appeared at the bottom after Continue."""
     existing = make_cluster(client, uid)
     w = ClusterWizard(client)
     w.cluster_id.value = existing.id
     w.description.value = "again"
+    hint = w.id_msg.value
+    assert f"A cluster with ID &#x27;{existing.id}&#x27; already exists: choose another ID." in hint
+    assert "DATABASE_DUPLICATE_KEY" not in hint and "40010" not in hint
+    assert w.action.disabled and w.status.kind != "error"
     w.click()
-    assert w.status.kind == "error" and "\n" not in w.status.text
-    assert w.step == 0 and w.cluster_id.value == existing.id and w.description.value == "again"
-    assert not w.action.disabled
+    assert w.step == 0 and [c.id for c in client.list_clusters()].count(existing.id) == 1
+    w.cluster_id.value = existing.id + "-2"
+    assert w.id_msg.value == "" and not w.action.disabled
+    assert w.step == 0 and w.description.value == "again"
+
+
+def test_cluster_wizard_duplicate_key_from_the_server_is_worded(client, uid):
+    """A cluster created after the form loaded: the server's refusal, for a person."""
+    w = ClusterWizard(client)
+    cc_id = uid("cc")
+    w.cluster_id.value = cc_id
+    make_cluster(client, lambda _p: cc_id)
+    w.click()
+    line = w.status.text
+    assert w.status.kind == "error" and "\n" not in line
+    assert line.startswith(f"Compute cluster '{cc_id}' already exists: choose another ID."), line
+    assert "(DATABASE_DUPLICATE_KEY 40010" in line  # the code stays, second
+    assert "choose another ID" in w.id_msg.value and w.action.disabled and w.step == 0
 
 
 def test_cluster_wizard_invalid_id_message_as_you_type(client):

@@ -24,23 +24,18 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-_STATUS_PREFIX = "NODEPOOL_STATUS_"
+from compute_widgets.api._labels import enum_label, provider_label
 
 
 def _name(value: Any) -> str:
-    """An enum's short name ('READY'), '' for unset."""
-    if value is None:
-        return ""
-    name = getattr(value, "name", None)
-    if name is None:
-        return str(value)
-    return name.removeprefix(_STATUS_PREFIX)
+    """An enum as a person reads it ("pending", "prefer spot"); '' for unset (UNKNOWN_*)."""
+    return enum_label(value)
 
 
 def _capacity(types: Iterable[Any]) -> str:
     names = []
     for t in types or []:
-        n = _name(t)
+        n = str(getattr(t, "name", t))
         names.append({"SPOT_TYPE": "spot", "ON_DEMAND_TYPE": "on_demand"}.get(n, n.lower()))
     return "+".join(names)
 
@@ -224,7 +219,7 @@ def rows_html(rows: list[dict[str, Any]], title: str, limit: int = 50) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
     body = []
     for r in rows[:limit]:
-        cells = "".join(f"<td>{html.escape(_cell(r.get(c)))}</td>" for c in cols)
+        cells = "".join(f"<td>{html.escape(_cell(r.get(c), c))}</td>" for c in cols)
         body.append(f"<tr>{cells}</tr>")
     more = f"<div>… {len(rows) - limit} more</div>" if len(rows) > limit else ""
     return (
@@ -233,9 +228,11 @@ def rows_html(rows: list[dict[str, Any]], title: str, limit: int = 50) -> str:
     )
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, column: str = "") -> str:
     if value is None:
         return ""
+    if column == "cloud_provider":  # the frame keeps the id ("gcp"); people read "Google Cloud"
+        return provider_label(value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, float):

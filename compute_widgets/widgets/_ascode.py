@@ -73,11 +73,23 @@ def deployment_command(d: Any) -> str:
     return " ".join(parts)
 
 
+def _instance_types_by_id(model: Any) -> Any:
+    """A nodepool's instance types as ``{id}`` only, as Clarifai's nodepool config names them.
+
+    The server echoes the whole catalog entry (price string, compute_info, …); in the YAML that
+    showed ``price: '25.000000'`` (an API unit) beside the form's $0.90/h.
+    """
+    types = getattr(model, "instance_types", None)
+    if not types:
+        return model
+    return model.model_copy(update={"instance_types": [type(t)(id=t.id) for t in types]})
+
+
 def yaml_text(model: Any) -> str:
     """Clarifai CLI YAML for ``model`` (api.config.dump_config: no output fields, no key)."""
     from compute_widgets.api.config import dump_config
 
-    return dump_config(_without_key(model))
+    return dump_config(_instance_types_by_id(_without_key(model)))
 
 
 def ascode_html(command: str, yaml: str) -> str:

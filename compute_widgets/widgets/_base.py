@@ -41,6 +41,15 @@ __all__ = [
 CSS_STATUS = "cw-status"
 CSS_MESSAGE = "cw-field-message"
 CSS_SUMMARY = "cw-summary"
+CSS_SELECTED = "cw-selected"  # the chosen row of a table (instance type, cost row)
+
+SELECTED_ROW_STYLE = (
+    "background:var(--jp-layout-color2,#eeeeee);color:var(--jp-content-font-color0,#000);"
+    "box-shadow:inset 4px 0 0 var(--jp-brand-color1,#1976d2);font-weight:600"
+)
+"""The theme's own surface and text colours (both JupyterLab themes pair them above 4.5:1:
+light #eee/#000, dark #424242/#fff); the blue bar marks the choice. A fixed light-blue
+background under the dark theme's white text was 1.3:1."""
 
 _COLORS = {
     "busy": "var(--jp-ui-font-color2, #555)",
@@ -62,9 +71,11 @@ def took(seconds: float) -> str:
 
 def one_line(exc: BaseException, limit: int = 400) -> str:
     """An exception as one readable line (our errors already are; others get their type name)."""
-    from compute_widgets.api.errors import ComputeError
+    from compute_widgets.api.errors import ApiError, ComputeError
 
-    text = " ".join(str(exc).split())
+    from ._words import error_line
+
+    text = error_line(exc) if isinstance(exc, ApiError) else " ".join(str(exc).split())
     if not isinstance(exc, ComputeError):
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     if len(text) > limit:
@@ -84,11 +95,7 @@ def html_table(
     head = "".join(f"<th style='text-align:left;padding:2px 8px'>{esc(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
-        style = (
-            " style='background:var(--jp-brand-color3,#e3f2fd);font-weight:600'"
-            if i == highlight
-            else ""
-        )
+        style = f" class='{CSS_SELECTED}' style='{SELECTED_ROW_STYLE}'" if i == highlight else ""
         cells = "".join(
             f"<td style='padding:2px 8px'>{c if j in raw_columns else esc(c)}</td>"
             for j, c in enumerate(row)
@@ -314,9 +321,14 @@ class ViewBase(W.VBox):
         return data
 
 
-def labelled(label: str, *widgets: W.Widget, width: str = "170px") -> W.HBox:
-    """A form row: a fixed-width label and its widgets."""
-    return W.HBox([W.HTML(f"<b>{esc(label)}</b>", layout=W.Layout(width=width)), *widgets])
+def labelled(label: str, *widgets: W.Widget, width: str = "190px") -> W.HBox:
+    """A form row: a fixed-width label (one line, never wrapped) and its widgets."""
+    text = W.HTML(
+        f"<b style='white-space:nowrap'>{esc(label)}</b>",
+        layout=W.Layout(width=width, min_width=width),
+    )
+    text.add_class("cw-label")
+    return W.HBox([text, *widgets])
 
 
 def resolve_client(client: Any) -> Any:

@@ -13,6 +13,8 @@ from typing import Any
 import ipywidgets as W
 import traitlets
 
+from compute_widgets.api._labels import enum_label, plural, provider_label
+
 from . import _cost
 from ._base import (
     ViewBase,
@@ -25,6 +27,7 @@ from ._base import (
     show_figures,
     took,
 )
+from ._words import NODEPOOL_WORDS, in_words
 from .wizard import ClusterWizard, DeploymentWizard, NodepoolWizard
 
 __all__ = ["ComputeBrowser"]
@@ -36,11 +39,6 @@ SHARED_CLUSTER_NOTE = (
     "Clarifai's default shared (serverless) compute: Clarifai's own models run here with no "
     "setup and scale automatically. Your own models need a dedicated cluster."
 )
-
-
-def _enum_name(value: Any) -> str:
-    name = getattr(value, "name", None)
-    return name if name is not None else str(value)
 
 
 def _capacity_text(np: Any) -> str:
@@ -55,8 +53,30 @@ def _capacity_text(np: Any) -> str:
 
 
 def _status_text(np: Any) -> str:
-    name = _enum_name(np.status).replace("NODEPOOL_STATUS_", "").lower()
+    name = enum_label(np.status) or "unknown"
     return name + (f" ({np.status_description})" if np.status_description else "")
+
+
+CLOCK_NOTE_AFTER = dt.timedelta(minutes=1)
+"""Below this the local clock is "now" enough; above it, dates would look like the future."""
+
+
+def clock_note(ahead: dt.timedelta) -> str:
+    """ "Simulated clock is 3 days ahead of real time: …" ("" when it is not ahead)."""
+    secs = ahead.total_seconds()
+    if ahead < CLOCK_NOTE_AFTER:
+        return ""
+    if secs >= 86400:
+        n, unit = round(secs / 86400, 1), "day"
+    elif secs >= 3600:
+        n, unit = round(secs / 3600, 1), "hour"
+    else:
+        n, unit = round(secs / 60), "minute"
+    n = int(n) if n == int(n) else n
+    return (
+        f"Simulated clock is {plural(n, unit) if isinstance(n, int) else f'{n} {unit}s'} ahead "
+        "of real time (a tutorial fast-forwarded it): created dates and charts use that clock."
+    )
 
 
 def _model_text(d: Any) -> str:
@@ -91,7 +111,8 @@ class ComputeBrowser(ViewBase):
 
     page = traitlets.Unicode("clusters", help="clusters | cluster | nodepool")
 
-    def __init__(self, client: Any = None) -> None:
+    def __init__(self, client: Any = None, *, nodepool: tuple[str, str] | None = None) -> None:
+        """``nodepool=(cluster_id, nodepool_id)`` opens at that nodepool's page."""
         super().__init__()
         self.add_class("cw-browser")
         self.client = resolve_client(client)
@@ -106,6 +127,9 @@ class ComputeBrowser(ViewBase):
         self.events: Any = None
         self.figures: dict[str, Any] = {}
         self.wizard: ViewBase | None = None
+        self.clock_ahead = dt.timedelta(0)  # the local control plane's clock minus the wall clock
+        self.clock_note = W.HTML()
+        self.clock_note.add_class("cw-clock-note")
 
         self.breadcrumb = W.HBox([])
         self.breadcrumb.add_class("cw-breadcrumb")
@@ -162,11 +186,7 @@ class ComputeBrowser(ViewBase):
         for w in (self.edit_min, self.edit_max, self.edit_spot):
             w.observe(lambda _c: self._sync_buttons(), names="value")
 
-        def keep(lo: W.Widget, hi: W.Widget) -> None:
-            lo.observe(lambda c: setattr(hi, "value", max(hi.value, c["new"])), names="value")
-            hi.observe(lambda c: setattr(lo, "value", min(lo.value, c["new"])), names="value")
-
-        keep(self.edit_min, self.edit_max)
+        # min above max: a message beside the fields and Save disabled; nothing moves by itself
         self.deploy_button = W.Button(description="Deploy a model", layout=W.Layout(width="auto"))
         self.deploy_button.on_click(lambda _b: self.show_deployment_wizard())
         self.delete_nodepool_button = W.Button(
@@ -197,9 +217,17 @@ class ComputeBrowser(ViewBase):
         self.pages = W.Stack(
             [self.clusters_page, self.cluster_page, self.nodepool_page], selected_index=0
         )
-        self.children = [W.HBox([self.breadcrumb, self.refresh_button]), self.status, self.pages]
+        self.children = [
+            W.HBox([self.breadcrumb, self.refresh_button]),
+            self.clock_note,
+            self.status,
+            self.pages,
+        ]
         self._render_breadcrumb()
-        self.open_clusters()
+        if nodepool is not None:
+            self.open_nodepool(*nodepool)
+        else:
+            self.open_clusters()
 
     # --- navigation -----------------------------------------------------------------------------
     @traitlets.observe("page")
@@ -269,13 +297,30 @@ class ComputeBrowser(ViewBase):
         self.delete_cluster_button.disabled = busy or shared  # Clarifai's, not the user's
         self.new_nodepool_button.disabled = shared
         problems = self._edit_problems() if self.nodepool is not None else []
-        set_message(self.edit_msg, " ".join(p.message for p in problems))
+        set_message(self.edit_msg, " ".join(in_words(p.message, NODEPOOL_WORDS) for p in problems))
         self.save_button.disabled = (
             busy or self.nodepool is None or bool(problems) or not self._edited()
         )
 
     # --- clusters -------------------------------------------------------------------------------
+    def _measure_clock(self) -> None:
+        """How far the local control plane's clock runs ahead (tutorials fast-forward it)."""
+        if not getattr(self.client, "is_local", False):
+            self.clock_ahead = dt.timedelta(0)
+            return
+        try:
+            self.clock_ahead = self.client.server_time() - dt.datetime.now(dt.UTC)
+        except Exception:  # a note, not a feature: no note when the clock cannot be read
+            self.clock_ahead = dt.timedelta(0)
+
+    def _render_clock_note(self) -> None:
+        note = clock_note(self.clock_ahead)
+        value = f"<span style='font-size:90%'>🕒 {esc(note)}</span>" if note else ""
+        if self.clock_note.value != value:
+            self.clock_note.value = value
+
     def _load_clusters(self) -> tuple[list[Any], list[Any]]:
+        self._measure_clock()
         clusters = list(self.client.list_clusters())
         try:
             nodepools = list(self.client.list_nodepools())
@@ -300,7 +345,7 @@ class ComputeBrowser(ViewBase):
                         (cc.description or "")
                         + (f" — {SHARED_CLUSTER_NOTE}" if cc.cluster_type == "shared" else "")
                     ),
-                    _cell(getattr(cc.cloud_provider, "id", "") or "–"),
+                    _cell(provider_label(cc.cloud_provider) or "–"),
                     _cell(cc.region or "–"),
                     _cell(cc.cluster_type or "dedicated"),
                     _cell(counts.get(cc.id, 0) if self.all_nodepools or not counts else "?"),
@@ -325,7 +370,8 @@ class ComputeBrowser(ViewBase):
         self.cluster = self.nodepool = None
         self.page = "clusters"
         self._render_breadcrumb()
-        return f"{len(self.clusters)} clusters ({took(seconds)})"
+        self._render_clock_note()
+        return f"{plural(len(self.clusters), 'cluster')} ({took(seconds)})"
 
     def show_cluster_wizard(self) -> ClusterWizard:
         """Open the cluster wizard under the clusters table."""
@@ -335,6 +381,7 @@ class ComputeBrowser(ViewBase):
 
     # --- one cluster ----------------------------------------------------------------------------
     def _load_cluster(self, cluster_id: str) -> tuple[Any, list[Any], list[Any]]:
+        self._measure_clock()
         cluster = self.client.get_cluster(cluster_id)
         nodepools = list(self.client.list_nodepools(cluster_id))
         try:
@@ -357,7 +404,7 @@ class ComputeBrowser(ViewBase):
                 f"{cc.cluster_type or 'dedicated'}"
                 + (f", managed by {cc.managed_by}" if cc.managed_by else ""),
             ),
-            ("Cloud provider", getattr(cc.cloud_provider, "id", "") or "–"),
+            ("Cloud provider", provider_label(cc.cloud_provider) or "–"),
             ("Region", cc.region or "–"),
             ("Created", cc.created_at.strftime("%Y-%m-%d %H:%M UTC") if cc.created_at else "–"),
         ]
@@ -398,11 +445,14 @@ class ComputeBrowser(ViewBase):
             self.cluster_wizard_area.children = []
         self.page = "cluster"
         self._render_breadcrumb()
-        return f"Cluster {cc.id}: {len(self.nodepools)} nodepools ({took(seconds)})"
+        self._render_clock_note()
+        return f"Cluster {cc.id}: {plural(len(self.nodepools), 'nodepool')} ({took(seconds)})"
 
     def show_nodepool_wizard(self) -> NodepoolWizard:
         """ "Create a new nodepool": the nodepool wizard for this cluster, inline."""
-        self.wizard = NodepoolWizard(self.cluster, self.client, on_created=self._nodepool_created)
+        self.wizard = NodepoolWizard(
+            self.cluster, self.client, on_created=self._nodepool_created, on_open=self.open_nodepool
+        )
         self.cluster_wizard_area.children = [self.wizard]
         return self.wizard
 
@@ -438,6 +488,7 @@ class ComputeBrowser(ViewBase):
         deployments = list(
             self.client.list_deployments(nodepool_id=nodepool_id, compute_cluster_id=cluster_id)
         )
+        self._measure_clock()
         out: dict[str, Any] = {
             "cluster": cluster,
             "nodepool": np,
@@ -505,7 +556,7 @@ class ComputeBrowser(ViewBase):
             [
                 [d.id, _model_text(d),
                  f"{d.autoscale_config.min_replicas}–{d.autoscale_config.max_replicas}" if d.autoscale_config else "–",
-                 _enum_name(d.status).lower()]
+                 enum_label(d.status) or "–"]
                 for d in self.deployments
             ],
             css="cw-deployments",
@@ -530,7 +581,11 @@ class ComputeBrowser(ViewBase):
         self.page = "nodepool"
         self._render_breadcrumb()
         self._sync_buttons()
-        return f"Nodepool {np.id}: {np.node_count} nodes, {len(self.deployments)} deployments ({took(seconds)})"
+        self._render_clock_note()
+        return (
+            f"Nodepool {np.id}: {plural(np.node_count, 'node')}, "
+            f"{plural(len(self.deployments), 'deployment')} ({took(seconds)})"
+        )
 
     def show_deployment_wizard(self) -> DeploymentWizard:
         """Deploy a model on the nodepool on screen."""
@@ -676,13 +731,13 @@ class ComputeBrowser(ViewBase):
             return (
                 f"ComputeBrowser: nodepool {self.cluster.id}/{np.id}: {np.instance_type_id}, "
                 f"{np.min_instances}-{np.max_instances} nodes, {_capacity_text(np)}, "
-                f"{np.node_count} nodes, {len(self.deployments)} deployments{state}"
+                f"{plural(np.node_count, 'node')}, {plural(len(self.deployments), 'deployment')}{state}"
             )
         if self.page == "cluster" and self.cluster is not None:
             ids = ", ".join(p.id for p in self.nodepools) or "none"
             return f"ComputeBrowser: cluster {self.cluster.id}, nodepools: {ids}{state}"
         ids = ", ".join(c.id for c in self.clusters) or "none"
-        return f"ComputeBrowser: {len(self.clusters)} clusters ({ids}){state}"
+        return f"ComputeBrowser: {plural(len(self.clusters), 'cluster')} ({ids}){state}"
 
     def _html(self) -> str:
         if self.page == "nodepool" and self.nodepool is not None:
@@ -708,7 +763,7 @@ class ComputeBrowser(ViewBase):
                     [
                         c.id,
                         c.description,
-                        getattr(c.cloud_provider, "id", ""),
+                        provider_label(c.cloud_provider),
                         c.region,
                         c.cluster_type,
                     ]

@@ -22,7 +22,7 @@ from ._base import (
     show_figures,
     took,
 )
-from .wizard import _keep_max_ge_min, _nodepool_ref
+from .wizard import _nodepool_ref
 
 __all__ = ["Planner"]
 
@@ -61,7 +61,7 @@ class Planner(ViewBase):
         self.instance_type = W.Dropdown(options=[], layout=W.Layout(width="420px"))
         self.min_nodes = W.BoundedIntText(value=0, min=0, max=1000, layout=W.Layout(width="90px"))
         self.max_nodes = W.BoundedIntText(value=1, min=0, max=1000, layout=W.Layout(width="90px"))
-        _keep_max_ge_min(self.min_nodes, self.max_nodes)
+        # min above max: shown in self.msg with the action disabled, never moved (issue 13)
         self.spot = W.Checkbox(value=False, description="Use spot instances", indent=False)
         self.duration = W.Dropdown(
             options=list(DURATIONS.items()),
@@ -245,13 +245,14 @@ class Planner(ViewBase):
             a = sim.simulate(pool(current), deps, workload=workload, duration=duration, seed=seed)
             b = sim.simulate(pool(proposed), deps, workload=workload, duration=duration, seed=seed)
             names = ("current", "proposed")
-            return a, b, sim.compare(a, b, names=names), charts.compare(a, b, names=names)
+            note = charts.unchanged_note(a.history, a.kpis, b.kpis, proposed)
+            kpis = charts.kpi_table(sim.compare(a, b, names=names), note)
+            # one KPI table (HTML, formatted): the figure has none of its own
+            return a, b, kpis, charts.compare(a, b, names=names, table=False)
 
         def done(result: tuple[Any, Any, Any, Any], seconds: float) -> str:
             self.current, self.proposed, self.kpis, self.figure = result
-            self.kpi_table.value = self.kpis.to_html(
-                float_format=lambda v: f"{v:,.2f}", classes="cw-kpi-table", border=0
-            )
+            self.kpi_table.value = self.kpis._repr_html_()
             show_figures(self.chart, [self.figure])
             label = {v: k for k, v in DURATIONS.items()}.get(duration, duration)
             return f"Simulated {label} of current and proposed settings in {took(seconds)}"
@@ -274,7 +275,7 @@ class Planner(ViewBase):
             f"{self.min_nodes.value}-{self.max_nodes.value} nodes, spot={self.spot.value}{state}"
         )
         if self.kpis is not None:
-            head += "\n" + self.kpis.to_string(float_format=lambda v: f"{v:,.2f}")
+            head += "\n" + repr(self.kpis)
         return head
 
     def _html(self) -> str:

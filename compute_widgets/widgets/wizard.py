@@ -15,6 +15,8 @@ from typing import Any
 import ipywidgets as W
 import traitlets
 
+from compute_widgets.api._labels import enum_label, plural, provider_label
+
 from . import _cost
 from ._ascode import (
     ascode_html,
@@ -34,6 +36,7 @@ from ._base import (
     set_message,
     took,
 )
+from ._words import CLUSTER_WORDS, DEPLOYMENT_WORDS, NODEPOOL_WORDS, in_words
 
 __all__ = ["ClusterWizard", "NodepoolWizard", "DeploymentWizard"]
 
@@ -44,8 +47,11 @@ def _models():
     return models
 
 
-def _route(problems: list[Any], routes: dict[str, str]) -> dict[str, list[str]]:
-    """Group problem messages by the form area whose field prefix matches (else "general")."""
+def _route(
+    problems: list[Any], routes: dict[str, str], words: dict[str, str] | None = None
+) -> dict[str, list[str]]:
+    """Group problem messages by the form area whose field prefix matches (else "general"),
+    reworded with the form's own field names when ``words`` is given."""
     out: dict[str, list[str]] = {}
     for p in problems:
         area = "general"
@@ -53,28 +59,25 @@ def _route(problems: list[Any], routes: dict[str, str]) -> dict[str, list[str]]:
             if p.field == prefix or p.field.startswith((prefix + ".", prefix + "[")):
                 area = name
                 break
-        out.setdefault(area, []).append(p.message)
+        out.setdefault(area, []).append(in_words(p.message, words) if words else p.message)
     return out
+
+
+def _duplicate(kind: str, value: str, existing: set[str]) -> str:
+    """The as-you-type hint for an ID that is already taken ("" when it is free)."""
+    value = value.strip()
+    if value and value in existing:
+        return f"A {kind} with ID '{value}' already exists: choose another ID."
+    return ""
+
+
+def _is_duplicate_key(exc: BaseException) -> bool:
+    return getattr(exc, "code_name", "") == "DATABASE_DUPLICATE_KEY"
 
 
 def _suggest_id(text: str) -> str:
     """An ID from an instance type name, as Clarifai's UI pre-fills it (g5.xlarge -> g5-xlarge)."""
     return re.sub(r"[^A-Za-z0-9_-]", "-", text).strip("-_")[:48]
-
-
-def _keep_max_ge_min(lo: W.Widget, hi: W.Widget) -> None:
-    """dask-labextension style: moving one bound past the other moves the other one along."""
-
-    def on_lo(change: dict) -> None:
-        if change["new"] > hi.value:
-            hi.value = change["new"]
-
-    def on_hi(change: dict) -> None:
-        if change["new"] < lo.value:
-            lo.value = change["new"]
-
-    lo.observe(on_lo, names="value")
-    hi.observe(on_hi, names="value")
 
 
 def _looks_like_client(obj: Any) -> bool:
@@ -103,6 +106,7 @@ class _Form(ViewBase):
         self.general_msg = field_message()
         self.result = W.HTML()
         self.result.add_class(CSS_SUMMARY)
+        self.next_step = W.VBox([])  # after a create: where to go next ("Open nodepool")
         self.problems: list[Any] = []
         self.done = False
         self._ready = True  # False while the form's own data (catalog, providers) is loading
@@ -159,6 +163,7 @@ class NodepoolWizard(_Form):
         cluster_id: str | None = None,
         instance_types: list[Any] | None = None,
         on_created: Callable[[Any], None] | None = None,
+        on_open: Callable[[str, str], Any] | None = None,
     ) -> None:
         if _looks_like_client(cluster) and client is None:  # NodepoolWizard(client, cluster_id=...)
             cluster, client = None, cluster
@@ -171,11 +176,15 @@ class NodepoolWizard(_Form):
         self.cluster = None if isinstance(cluster, str) else cluster
         self.cluster_id = _cluster_id(cluster)
         self.on_created = on_created
+        self.on_open = on_open
         self.created: Any = None
+        self.browser: Any = None  # the ComputeBrowser "Open nodepool" shows, when it made one
         self.types: dict[str, Any] = {}
+        self.existing_ids: set[str] = set()  # nodepools already in the cluster (as-you-type hint)
         self._quiet = False
         self._id_touched = False
         self._setting_id = False
+        self._touched = False  # no "choose an instance type" before the user did anything
 
         self.title = W.HTML(
             f"<h3 style='margin:4px 0'>New nodepool in cluster {esc(self.cluster_id)}</h3>"
@@ -190,13 +199,17 @@ class NodepoolWizard(_Form):
         # autoscaling range
         self.min_nodes = W.BoundedIntText(value=0, min=0, max=1000, layout=W.Layout(width="90px"))
         self.max_nodes = W.BoundedIntText(value=3, min=0, max=1000, layout=W.Layout(width="90px"))
-        _keep_max_ge_min(self.min_nodes, self.max_nodes)
+        # A min above max is shown as a problem beside the fields and the user decides: moving
+        # the other bound along would change a value the user did not touch (and the cost).
         self.range_msg = field_message()
         self.range_text = W.HTML()
         self.range_text.add_class("cw-range-text")
 
         # instance type picker
-        self.kind_filter = W.ToggleButtons(options=["All", "GPU", "CPU"], value="All")
+        self.kind_filter = W.ToggleButtons(
+            options=["All", "GPU", "CPU"], value="All", layout=W.Layout(flex="0 0 auto")
+        )
+        self.kind_filter.style.button_width = "56px"  # three on one line
         self.accelerator_filter = W.Dropdown(
             options=["Any"], value="Any", layout=W.Layout(width="200px")
         )
@@ -260,7 +273,20 @@ class NodepoolWizard(_Form):
             W.HBox([self.action]),
             self.status,
             self.result,
+            self.next_step,
         ]
+
+        for w in (
+            self.description,
+            self.min_nodes,
+            self.max_nodes,
+            self.spot,
+            self.kind_filter,
+            self.accelerator_filter,
+            self.gpu_memory_filter,
+            self.instance_type,
+        ):
+            w.observe(self._on_touch, names="value")  # fmt: skip
 
         if self.cluster is not None and instance_types is not None:
             self._populate(list(instance_types))
@@ -270,21 +296,27 @@ class NodepoolWizard(_Form):
         self.validate()
 
     # --- loading --------------------------------------------------------------------------------
-    def _fetch(self) -> tuple[Any, list[Any]]:
+    def _fetch(self) -> tuple[Any, list[Any], set[str]]:
         cluster = self.cluster or self.client.get_cluster(self.cluster_id)
         provider = cluster.cloud_provider.id if cluster.cloud_provider is not None else ""
         types = self.client.list_instance_types(provider or "all", cluster.region or "all")
-        return cluster, list(types)
+        try:
+            taken = {np.id for np in self.client.list_nodepools(self.cluster_id)}
+        except Exception:  # the hint is a courtesy: the server still refuses a duplicate
+            taken = set()
+        return cluster, list(types), taken
 
-    def _fetched(self, result: tuple[Any, list[Any]], seconds: float) -> str:
-        self.cluster, types = result
+    def _fetched(self, result: tuple[Any, list[Any], set[str]], seconds: float) -> str:
+        self.cluster, types, self.existing_ids = result
         self._populate(types)
         self._ready = True
         self.validate()
-        where = "/".join(
-            x for x in (getattr(self.cluster.cloud_provider, "id", ""), self.cluster.region) if x
+        where = " ".join(
+            x for x in (provider_label(self.cluster.cloud_provider), self.cluster.region) if x
         )
-        return f"{len(types)} instance types for {where or 'this cluster'} ({took(seconds)})"
+        return (
+            f"{plural(len(types), 'instance type')} for {where or 'this cluster'} ({took(seconds)})"
+        )
 
     def _populate(self, types: list[Any]) -> None:
         self.types = {t.id: t for t in types}
@@ -421,7 +453,11 @@ class NodepoolWizard(_Form):
 
     def _on_id(self, change: dict) -> None:
         if not self._setting_id:
-            self._id_touched = True
+            self._id_touched = self._touched = True
+
+    def _on_touch(self, _change: dict) -> None:
+        if not self._quiet:
+            self._touched = True
 
     def _on_instance(self, change: dict) -> None:
         if self._quiet:
@@ -494,10 +530,20 @@ class NodepoolWizard(_Form):
                 "instance_types": "instance",
                 "node_capacity_type": "spot",
             },
+            NODEPOOL_WORDS,
         )
         id_msgs = areas.get("id", [])
         if not self._id_touched and not self.nodepool_id.value:
             id_msgs = []  # an untouched empty field gets no red text; the button says enough
+        taken = _duplicate("nodepool", self.nodepool_id.value, self.existing_ids)
+        if taken and self.created is None:
+            id_msgs = [taken]
+            problems = [*problems, _models().Problem("id", taken)]
+        if not self.instance_type.value and self._ready:
+            # the model's wording names an AWS example; the form says where to choose
+            areas["instance"] = (
+                ["Choose an instance type from the list above."] if self._touched else []
+            )
         set_message(self.id_msg, " ".join(id_msgs))
         set_message(self.description_msg, " ".join(areas.get("description", [])))
         set_message(self.range_msg, " ".join(areas.get("range", [])))
@@ -515,7 +561,13 @@ class NodepoolWizard(_Form):
             np,
             busy=f"Creating nodepool {np.id}…",
             done=self._created,
+            failed=self._create_failed,
         )
+
+    def _create_failed(self, exc: BaseException) -> None:
+        if _is_duplicate_key(exc):  # taken since the form loaded: say it beside the field too
+            self.existing_ids.add(self.nodepool_id.value.strip())
+            self.validate()  # the as-you-type hint, and Create waits for another ID
 
     def _created(self, np: Any, seconds: float) -> str:
         self.created = np
@@ -524,9 +576,41 @@ class NodepoolWizard(_Form):
         self.result.value = _nodepool_summary(
             self.cluster_id, np, self.types.get(np.instance_type_id)
         )
+        self.open_button = W.Button(
+            description=f"Open nodepool {np.id}",
+            icon="arrow-right",
+            button_style="primary",
+            layout=W.Layout(width="auto"),
+            tooltip="Its page: status, autoscaling, deployments and charts",
+        )
+        self.open_button.add_class("cw-open-nodepool")
+        self.open_button.on_click(lambda _b: self.open_nodepool())
+        self.next_step.children = [W.HBox([self.open_button])]
         if self.on_created is not None:
             self.on_created(np)
         return f"Created nodepool {np.id} in {took(seconds)}"
+
+    def open_nodepool(self) -> Any:
+        """The next step after a create: the new nodepool's page (Clarifai's wizard opens it).
+
+        Inside a ComputeBrowser (``on_open``) the browser moves to that page; otherwise a
+        ComputeBrowser opens below the card, at that page. Returns the browser, or on_open's result.
+        """
+        if self.created is None:
+            return None
+        if self.on_open is not None:
+            return self.on_open(self.cluster_id, self.created.id)
+        if self.browser is None:
+            from .browser import ComputeBrowser
+
+            self.browser = ComputeBrowser(self.client, nodepool=(self.cluster_id, self.created.id))
+            self.next_step.children = [*self.next_step.children, self.browser]
+        else:
+            self.browser.open_nodepool(self.cluster_id, self.created.id)
+        return self.browser
+
+    def _subviews(self) -> list[ViewBase]:
+        return [self.browser] if self.browser is not None else []
 
     # --- representations ------------------------------------------------------------------------
     def _text(self) -> str:
@@ -565,7 +649,7 @@ def _nodepool_summary(cc_id: str, np: Any, t: Any | None) -> str:
             if np.spot and len(np.node_capacity_type.capacity_types) > 1
             else ("spot" if np.spot else "on-demand"),
         ),
-        ("Status", getattr(np.status, "name", str(np.status))),
+        ("Status", enum_label(np.status) or "–"),
     ]
     if np.description:
         rows.insert(2, ("Description", np.description))
@@ -616,6 +700,7 @@ class ClusterWizard(ViewBase):
         self._pat: str | None = None
         self._ready = False
         self.problems: list[Any] = []
+        self.existing_ids: set[str] = set()  # clusters that exist (the as-you-type hint)
 
         self.steps = W.HTML()
         self.cluster_id = W.Text(placeholder="e.g. my-aws-cluster", continuous_update=True)
@@ -632,8 +717,10 @@ class ClusterWizard(ViewBase):
         self.cluster_type_self = W.ToggleButton(
             description=CLUSTER_TYPE_SELF, value=False, disabled=True
         )
-        self.cluster_type_self.layout.width = "330px"
-        self.cluster_type.style.button_width = "300px"
+        # sized to their text: fixed widths cut it off ("…cloud comp…", "(coming so…")
+        self.cluster_type_self.layout.width = "auto"
+        self.cluster_type.style.button_width = "auto"
+        self.cluster_type.layout.flex = "0 0 auto"
         self.provider = W.Dropdown(options=[], layout=W.Layout(width="200px"))
         self.region = W.Dropdown(options=[], layout=W.Layout(width="200px"))
         self.location_msg = field_message()
@@ -703,25 +790,31 @@ class ClusterWizard(ViewBase):
         return [self.nodepool_wizard] if self.nodepool_wizard is not None else []
 
     # --- providers and regions ------------------------------------------------------------------
-    def _fetch_providers(self) -> tuple[list[Any], str, list[Any]]:
+    def _fetch_providers(self) -> tuple[list[Any], str, list[Any], set[str]]:
         providers = list(self.client.list_cloud_providers())
         ids = [p.id for p in providers]
         first = "aws" if "aws" in ids else (ids[0] if ids else "")
         regions = list(self.client.list_regions(first)) if first else []
-        return providers, first, regions
+        try:
+            taken = {c.id for c in self.client.list_clusters()}
+        except Exception:  # the hint is a courtesy: the server still refuses a duplicate
+            taken = set()
+        return providers, first, regions, taken
 
-    def _providers_fetched(self, result: tuple[list[Any], str, list[Any]], seconds: float) -> str:
-        providers, first, regions = result
+    def _providers_fetched(
+        self, result: tuple[list[Any], str, list[Any], set[str]], seconds: float
+    ) -> str:
+        providers, first, regions, self.existing_ids = result
         self._quiet_provider = True
         try:
-            self.provider.options = [(p.name or p.id, p.id) for p in providers]
+            self.provider.options = [(provider_label(p), p.id) for p in providers]
             self.provider.value = first or None
         finally:
             self._quiet_provider = False
         self._set_regions(regions)
         self._ready = True
         self.validate()
-        return f"{len(providers)} cloud providers ({took(seconds)})"
+        return f"{plural(len(providers), 'cloud provider')} ({took(seconds)})"
 
     def _set_regions(self, regions: list[Any]) -> None:
         self.region.options = [r.id for r in regions]
@@ -783,8 +876,13 @@ class ClusterWizard(ViewBase):
                 "cloud_provider": "location",
                 "region": "location",
             },
+            CLUSTER_WORDS,
         )
         id_msgs = areas.get("id", []) if (self._id_touched or self.cluster_id.value) else []
+        taken = _duplicate("cluster", self.cluster_id.value, self.existing_ids)
+        if taken and self.created is None:
+            id_msgs = [taken]
+            problems = [*problems, _models().Problem("id", taken)]
         set_message(self.id_msg, " ".join(id_msgs))
         set_message(self.description_msg, " ".join(areas.get("description", [])))
         set_message(self.location_msg, " ".join(areas.get("location", [])))
@@ -828,8 +926,17 @@ class ClusterWizard(ViewBase):
         if pat:
             cc = cc.model_copy(update={"key": _models().Key(id=pat)})
         self.runner.run(
-            self.client.create_cluster, cc, busy=f"Creating cluster {cc.id}…", done=self._created
+            self.client.create_cluster,
+            cc,
+            busy=f"Creating cluster {cc.id}…",
+            done=self._created,
+            failed=self._create_failed,
         )
+
+    def _create_failed(self, exc: BaseException) -> None:
+        if _is_duplicate_key(exc):  # created elsewhere since the form loaded
+            self.existing_ids.add(self.cluster_id.value.strip())
+            self.validate()  # the as-you-type hint, and Continue waits for another ID
 
     def click(self) -> None:
         """Press "Continue"."""
@@ -841,7 +948,7 @@ class ClusterWizard(ViewBase):
         command, yaml = cluster_command(cc), yaml_text(cc)
         self.cluster_result.value = (
             f"<details class='{CSS_SUMMARY}'><summary><b>Created cluster {esc(cc.id)}</b> "
-            f"({esc(getattr(cc.cloud_provider, 'id', ''))} {esc(cc.region)}) — as code</summary>"
+            f"({esc(provider_label(cc.cloud_provider))} {esc(cc.region)}) — as code</summary>"
             f"{ascode_html(command, yaml)}</details>"
         )
         self.nodepool_wizard = NodepoolWizard(cc, self.client)
@@ -951,7 +1058,6 @@ class DeploymentWizard(_Form):
         self.max_replicas = W.BoundedIntText(
             value=5, min=0, max=1000, layout=W.Layout(width="90px")
         )
-        _keep_max_ge_min(self.min_replicas, self.max_replicas)
         secs = {"min": 0, "max": 7 * 86400, "layout": W.Layout(width="90px")}
         self.scale_up_delay = W.BoundedIntText(
             value=AUTOSCALE_DEFAULTS["scale_up_delay_seconds"], **secs
@@ -1073,6 +1179,7 @@ class DeploymentWizard(_Form):
                 "autoscale_config": "autoscale",
                 "description": "general",
             },
+            DEPLOYMENT_WORDS,
         )
         started = self._id_touched or self.model_field.value or self.app_id.value
         set_message(self.id_msg, " ".join(areas.get("id", [])) if started else "")
@@ -1107,7 +1214,7 @@ class DeploymentWizard(_Form):
                 "/".join(x for x in (m.user_id, m.app_id, m.id) if x) if m is not None else "–",
             ),
             ("Replicas", f"{a.min_replicas} to {a.max_replicas}" if a is not None else "–"),
-            ("Scheduling", getattr(d.scheduling_choice, "name", str(d.scheduling_choice))),
+            ("Scheduling", enum_label(d.scheduling_choice) or "–"),
         ]
         self.result.value = (
             f"<div class='{CSS_SUMMARY}'><b>Created deployment {esc(d.id)}</b>"
