@@ -1,10 +1,15 @@
 """Metrics and runner events of the local control plane, fed by the simulator (sim/).
 
-Each nodepool's history is simulated from its creation to ``clock.now()`` on demand, at 10 s
-steps with one record per minute, incrementally: a `sim.PoolRunner` per nodepool keeps the
-kernel state and only the new steps are simulated; records and events are cached in memory
-(`RETENTION_S` = 35 days kept; a clock jump longer than that restarts the pool's simulation
-8 days before now). Nodepool revisions (store.nodepool_revisions) apply from their effective
+Each nodepool's history is simulated at 10 s steps with one record per minute, in independent
+segments of `SEGMENT_S` (one UTC day): a segment starts from an empty pool `WARMUP_S`
+(2 h) before its own start, or at the pool's creation, so it can be rebuilt alone and always
+gives the same values. History is kept for `RETENTION_S` (15 days of one-minute samples, like
+Prometheus' default retention and CloudWatch's one-minute tier); a long clock jump simulates
+only the segments asked for, never the years in between. Segments live in one LRU cache of at
+most `CACHE_BYTES` across all pools and are rebuilt on demand; per pool only settings,
+deployments and each complete segment's ($, events) totals are kept. The open segment (the one
+holding now) keeps its kernel state and advances incrementally.
+Nodepool revisions (store.nodepool_revisions) apply from their effective
 time on, rounded up to the next minute: a PATCH at t never changes the history before t.
 Deployments join at their created_at (or now, when first seen later) and leave when deleted;
 a deployment on several nodepools sends each an equal share of an explicit ``base_rps``.
@@ -37,7 +42,14 @@ PostMetricsQuery (`MetricsEngine.query`):
   MODEL_REQUEST_COUNT), SUM, MAX, MIN, P50, P95, P99, COUNT. With group-by labels, the series
   sharing those label values are pooled: the operator runs over all their samples in the
   bucket, and the series carry only the group-by labels.
-- Default window: the last hour. At most `MAX_POINTS` buckets per series.
+- Default window: the last hour. The window is clipped to what is kept (from `oldest_kept(now)`,
+  a segment start 15 days ago, to now); a window that ends before it, a resolution longer than
+  the retention, more than `MAX_POINTS` buckets per series, more than `MAX_QUERY_SAMPLES`
+  one-minute samples (series x minutes) or more than `MAX_QUERY_SEGMENTS` pool segments to
+  simulate is refused before anything is simulated or allocated (`QueryTooLarge`, a 400 naming
+  the field to narrow).
+- ``cost_cum`` is $ since the pool's creation, or since the oldest time kept for a pool older
+  than the retention.
 
 Events (ListLogEntries runner.events): LogEntry(message=human line, log_type="runner.events",
 meta={timestamp (RFC 3339), kind, count, capacity_type, reason}), chronological.
@@ -50,6 +62,7 @@ from __future__ import annotations
 import math
 import threading
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,9 +90,25 @@ from compute_widgets.sim._run import events_records
 STEP_S = 10.0  # simulation step (autoscaling.md §3.1)
 RECORD_EVERY = 6  # one record per minute
 RECORD_S = STEP_S * RECORD_EVERY
-RETENTION_S = 35 * 86400.0
-RESTART_BACK_S = 8 * 86400.0
+# History is simulated in independent segments of SEGMENT_S, aligned to UTC days. Each segment
+# starts from an empty pool WARMUP_S before its start (or at creation) and shows only its own
+# span, so any segment can be rebuilt alone, in ~9,400 steps (~2 ms), with the same values
+# whatever was simulated or evicted before: a ten-year clock jump costs one segment per pool,
+# not ten years of 10 s steps. 2 h covers the model's longest memory (backoff <= 30 min, bursts
+# <= 20 min, boot <= 10 min, scale-to-zero 30 min), so the seam at a segment start is small.
+SEGMENT_S = 86400.0
+WARMUP_S = 2 * 3600.0
+# Retention: one-minute samples for 15 days, Prometheus' default retention and CloudWatch's
+# one-minute tier; older points are gone (a query is clipped to what is kept). What a pool keeps
+# is bounded by this, what the engine keeps in memory by CACHE_BYTES (least recently used
+# segments are dropped and rebuilt on demand).
+RETENTION_S = 15 * 86400.0
+CACHE_BYTES = 256 * 2**20
 MAX_POINTS = 20000
+# What one query may cost, checked before anything is simulated or allocated: one-minute samples
+# read (series x minutes in the window) and pool segments simulated.
+MAX_QUERY_SAMPLES = 4_000_000
+MAX_QUERY_SEGMENTS = 1500  # ~2-3 ms each on one busy core: <= 5 s
 LOG_TYPE = "runner.events"
 
 # pool-level series computed from the records: name -> column (or derived below)
@@ -106,6 +135,12 @@ _UTIL = {
     MetricType.NODEPOOL_GPU_MEMORY_UTILIZATION: ("gpu_mem_util", 1.0, True),
     MetricType.NODEPOOL_GPU_TENSOR_UTILIZATION: ("gpu_util", 0.6, True),  # assumption: tensor < busy
 }
+_MODEL_LABELS = {"MODEL_ID", "DEPLOYMENT_ID", "APP_ID", "MODEL_VERSION_ID"}
+_EVENT_BYTES = 400  # rough size of one cached event dict
+
+
+class QueryTooLarge(ValueError):
+    """A query over the cost caps; the message names the fields to narrow (the server's 400)."""
 
 
 def _epoch(dt: datetime) -> float:
@@ -120,6 +155,11 @@ def _seed(*parts: str) -> int:
     return zlib.crc32("/".join(parts).encode())
 
 
+def oldest_kept(now: float) -> float:
+    """The oldest time whose samples are kept at `now` (a segment start, RETENTION_S or a bit more ago)."""
+    return math.floor((now - RETENTION_S) / SEGMENT_S) * SEGMENT_S
+
+
 @dataclass
 class _Dep:
     slot: int
@@ -127,94 +167,136 @@ class _Dep:
     labels: dict[str, str]
     spec: DeploymentSpec
     active_from: float  # epoch
-    active: bool = True
+    active_to: float = math.inf  # epoch: deleted then (as first noticed)
 
 
 @dataclass
-class _PoolSim:
-    """The cached simulation of one nodepool."""
+class _Pool:
+    """What the engine knows of one nodepool (small, never evicted): settings, deployments, totals."""
 
     origin: float
-    runner: PoolRunner | None = None
-    first_step: int = 0  # absolute step of the first retained record
-    pool_chunks: list[np.ndarray] = field(default_factory=list)  # rows x (NOUT_POOL + 4 cost cols)
-    dep_chunks: dict[int, list[np.ndarray]] = field(default_factory=dict)
-    pool_arr: np.ndarray | None = None
-    dep_arr: dict[int, np.ndarray] = field(default_factory=dict)
-    events: list[dict] = field(default_factory=list)
-    cost_cum: float = 0.0
-    revisions: list[tuple[float, Nodepool]] = field(default_factory=list)
+    revisions: list[tuple[float, Nodepool]]
+    seed: int
+    gen: int = 0  # bumped when the history must be rebuilt from the store (drops cached segments)
     deps: dict[str, _Dep] = field(default_factory=dict)
     gpu: bool = False
     prov_s: float = 0.0
+    hwm: float = 0.0  # latest time simulated: a deployment joining later joins from here on
     stale_deployments: bool = True
+    totals: dict[int, tuple[float, int]] = field(default_factory=dict)  # complete segment -> ($, events)
+    specs: dict[int, PoolSpec] = field(default_factory=dict)  # revision index -> its PoolSpec
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def step_of(self, t: float) -> int:
+        """Absolute step of time t, rounded up to a record boundary (changes apply from there)."""
+        return int(math.ceil((t - self.origin) / RECORD_S - 1e-9)) * RECORD_EVERY
+
+
+@dataclass
+class _Segment:
+    """One segment's shown records (float32 kernel rows), cost columns, events; runner while open."""
+
+    index: int
+    shown_step: int  # absolute step of the first shown record
+    end_step: int  # simulated up to here
+    full_step: int  # the segment's end
+    runner: PoolRunner | None = None
+    pool_chunks: list[np.ndarray] = field(default_factory=list)  # rows x NOUT_POOL, float32
+    extra_chunks: list[np.ndarray] = field(default_factory=list)  # rows x 4: $/h spot, od, all-od, $ per row
+    dep_chunks: dict[int, list[np.ndarray]] = field(default_factory=dict)  # slot -> rows x NOUT_DEP
+    events: list[dict] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
-        return sum(len(c) for c in self.pool_chunks)
+        return (self.end_step - self.shown_step) // RECORD_EVERY if self.end_step > self.shown_step else 0
 
-    def arrays(self) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-        if self.pool_arr is None or len(self.pool_arr) != self.rows:
-            self.pool_arr = np.concatenate(self.pool_chunks) if self.pool_chunks else np.zeros((0, K.NOUT_POOL + 4))
-            self.pool_chunks = [self.pool_arr] if len(self.pool_arr) else []
-            for slot, chunks in self.dep_chunks.items():
-                arr = np.concatenate(chunks) if chunks else np.zeros((0, K.NOUT_DEP))
-                self.dep_arr[slot] = arr
-                self.dep_chunks[slot] = [arr] if len(arr) else []
-        return self.pool_arr, self.dep_arr
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+        """(pool rows, extra rows, slot -> deployment rows with NaN where it was not active)."""
+        if len(self.pool_chunks) != 1:
+            self.pool_chunks = [np.concatenate(self.pool_chunks) if self.pool_chunks else np.zeros((0, K.NOUT_POOL), np.float32)]
+            self.extra_chunks = [np.concatenate(self.extra_chunks) if self.extra_chunks else np.zeros((0, 4))]
+        for slot, chunks in self.dep_chunks.items():
+            if len(chunks) != 1:
+                self.dep_chunks[slot] = [np.concatenate(chunks)]
+        return self.pool_chunks[0], self.extra_chunks[0], {s: c[0] for s, c in self.dep_chunks.items()}
+
+    def nbytes(self) -> int:
+        n = sum(c.nbytes for c in self.pool_chunks) + sum(c.nbytes for c in self.extra_chunks)
+        n += sum(c.nbytes for chunks in self.dep_chunks.values() for c in chunks)
+        n += len(self.events) * _EVENT_BYTES + 1024
+        if self.runner is not None:
+            r = self.runner
+            n += r.ring.nbytes + r.ps.nbytes + r.ds.nbytes + r.dp.nbytes + r.pp.nbytes + 4096
+        return n
 
 
 class MetricsEngine:
     """PostMetricsQuery, runner events and live node state from the simulator (see module doc)."""
 
-    def __init__(self, store: Any, catalog: Any, clock: Any) -> None:
+    def __init__(self, store: Any, catalog: Any, clock: Any, cache_bytes: int = CACHE_BYTES) -> None:
         self.store = store
         self.catalog = catalog
         self.clock = clock
-        self._pools: dict[tuple[str, str, str], _PoolSim] = {}
+        self.cache_bytes = int(cache_bytes)
+        self._pools: dict[tuple[str, str, str], _Pool] = {}
+        self._cache: OrderedDict[tuple, tuple[_Segment, int]] = OrderedDict()  # LRU: segment, bytes
+        self._cached = 0
         self._lock = threading.Lock()
+        self.segments_built = 0  # segments simulated (for benchmarks)
 
-    # -- cache ---------------------------------------------------------------------------------
+    # -- what is known of the pools ------------------------------------------------------------
 
     def invalidate(self, user_id: str, cc_id: str, np_id: str) -> None:
         """After a PATCH/DELETE of the nodepool or a change of its deployments."""
         key = (user_id, cc_id, np_id)
         with self._lock:
-            sim = self._pools.get(key)
-        if sim is None:
+            pool = self._pools.get(key)
+        if pool is None:
             return
         revs = [(_epoch(t), n) for t, n in self.store.nodepool_revisions(user_id, cc_id, np_id)]
-        with sim.lock:
-            end = self._sim_end(sim)
-            known = len(sim.revisions)
-            # a revision effective before what is already simulated (should not happen: the
-            # clock only moves forward) -> recompute from creation
-            if not revs or any(t < end - 1e-6 for t, _ in revs[known:]) or revs[:known] != sim.revisions[:known]:
+        with pool.lock:
+            if not revs:  # deleted
                 with self._lock:
                     self._pools.pop(key, None)
+                    self._drop(key)
                 return
-            sim.revisions = revs
-            sim.stale_deployments = True
+            known = len(pool.revisions)
+            # a revision effective before what is simulated (the clock only moves forward, so
+            # this should not happen) -> rebuild everything from the store
+            if revs[:known] != pool.revisions[:known] or any(t < pool.hwm - 1e-6 for t, _ in revs[known:]):
+                pool.gen += 1
+                pool.totals.clear()
+                with self._lock:
+                    self._drop(key)
+            pool.revisions = revs
+            pool.specs.clear()
+            pool.stale_deployments = True
 
-    def _sim_end(self, sim: _PoolSim) -> float:
-        return sim.origin + (sim.runner.step if sim.runner else 0) * STEP_S
+    def _drop(self, key: tuple[str, str, str]) -> None:
+        for k in [k for k in self._cache if k[0] == key]:
+            self._cached -= self._cache.pop(k)[1]
 
-    def _get(self, user_id: str, cc_id: str, np_id: str) -> _PoolSim | None:
+    def _pool(self, user_id: str, cc_id: str, np_id: str) -> _Pool | None:
         key = (user_id, cc_id, np_id)
         with self._lock:
-            sim = self._pools.get(key)
-        if sim is None:
+            pool = self._pools.get(key)
+        if pool is None:
             revs = [(_epoch(t), n) for t, n in self.store.nodepool_revisions(user_id, cc_id, np_id)]
             if not revs:
                 return None
             np0 = revs[0][1]
             created = _epoch(np0.created_at) if np0.created_at else revs[0][0]
-            sim = _PoolSim(origin=math.floor(created / RECORD_S) * RECORD_S, revisions=revs)
+            origin = math.floor(created / RECORD_S) * RECORD_S
+            pool = _Pool(origin=origin, revisions=revs, seed=_seed(*key), hwm=origin)
+            spec = self._pool_spec(np0)
+            pool.gpu, pool.prov_s = bool(spec.gpu), float(spec.provisioning_delay_s)
             with self._lock:
-                sim = self._pools.setdefault(key, sim)
-        self._advance(key, sim)
-        return sim
+                pool = self._pools.setdefault(key, pool)
+        if pool.stale_deployments:
+            with pool.lock:
+                if pool.stale_deployments:
+                    self._refresh_deployments(key, pool)
+        return pool
 
     def _pool_spec(self, nodepool: Nodepool) -> PoolSpec:
         wire = nodepool.to_wire()
@@ -236,7 +318,8 @@ class MetricsEngine:
             pool = pool.with_(spot=True)
         return pool
 
-    def _refresh_deployments(self, user_id: str, cc_id: str, np_id: str, sim: _PoolSim, now: float) -> None:
+    def _refresh_deployments(self, key: tuple[str, str, str], pool: _Pool) -> None:
+        user_id, cc_id, np_id = key
         deps: list[Deployment] = self.store.deployments_for_nodepool(user_id, cc_id, np_id)
         seen = set()
         for d in deps:
@@ -251,141 +334,209 @@ class MetricsEngine:
                 "MODEL_ID": model.id if model else "", "APP_ID": model.app_id if model else "",
                 "MODEL_VERSION_ID": model.model_version.id if model and model.model_version else "",
             }  # fmt: skip
-            created = _epoch(d.created_at) if d.created_at else now
-            old = sim.deps.get(d.id)
-            if old is None:
-                start = max(created, self._sim_end(sim))
-                sim.deps[d.id] = _Dep(len(sim.deps), d.id, labels, spec, start)
+            created = _epoch(d.created_at) if d.created_at else pool.hwm
+            old = pool.deps.get(d.id)
+            if old is None:  # joins from its creation, never before what is already simulated
+                pool.deps[d.id] = _Dep(len(pool.deps), d.id, labels, spec, max(created, pool.hwm))
             else:
-                old.spec, old.labels, old.active = spec, labels, True
-        for d in sim.deps.values():
-            if d.id not in seen:
-                d.active = False
-        sim.stale_deployments = False
+                old.spec, old.labels, old.active_to = spec, labels, math.inf
+        for d in pool.deps.values():
+            if d.id not in seen and d.active_to == math.inf:
+                d.active_to = pool.hwm
+        pool.stale_deployments = False
 
-    def _advance(self, key: tuple[str, str, str], sim: _PoolSim) -> None:
-        user_id, cc_id, np_id = key
-        now = self.clock.timestamp()
-        with sim.lock:
-            if sim.stale_deployments:
-                self._refresh_deployments(user_id, cc_id, np_id, sim, now)
-            target = int((now - sim.origin) // RECORD_S) * RECORD_EVERY
-            if sim.runner is None or target - sim.runner.step > RETENTION_S / STEP_S:
-                start = 0 if target * STEP_S <= RETENTION_S else target - int(RESTART_BACK_S / STEP_S)
-                self._restart(key, sim, start)
-            runner = sim.runner
-            # breakpoints: revision times and deployment joins, rounded up to a record boundary
-            cuts = {target}
-            for t, _ in sim.revisions[1:]:
-                cuts.add(int(math.ceil((t - sim.origin) / RECORD_S)) * RECORD_EVERY)
-            for d in sim.deps.values():
-                cuts.add(int(math.ceil((d.active_from - sim.origin) / RECORD_S)) * RECORD_EVERY)
-            for cut in sorted(c for c in cuts if runner.step < c <= target):
-                self._configure(sim, sim.origin + runner.step * STEP_S)
-                self._run(sim, cut - runner.step)
-            self._trim(sim)
+    # -- segments ------------------------------------------------------------------------------
 
-    def _restart(self, key: tuple[str, str, str], sim: _PoolSim, start_step: int) -> None:
-        start_step -= start_step % RECORD_EVERY
-        np0 = sim.revisions[0][1]
-        pool = self._pool_spec(np0)
-        sim.gpu = bool(pool.gpu)
-        sim.prov_s = float(pool.provisioning_delay_s)
-        sim.runner = PoolRunner(pool, [], origin=sim.origin, step=STEP_S, seed=_seed(*key), record_every=RECORD_EVERY)
-        sim.runner.step = start_step
-        sim.first_step = start_step
-        sim.pool_chunks, sim.dep_chunks, sim.pool_arr, sim.dep_arr = [], {}, None, {}
-        sim.events, sim.cost_cum = [], 0.0
+    def _target_step(self, pool: _Pool, now: float) -> int:
+        return max(0, int((now - pool.origin) // RECORD_S)) * RECORD_EVERY
 
-    def _configure(self, sim: _PoolSim, t: float) -> None:
-        """Settings in force at time t: the latest revision at or before t, the joined deployments."""
-        runner = sim.runner
-        nodepool = sim.revisions[0][1]
-        for eff, rev in sim.revisions:
-            if eff <= t + 1e-6 or int(math.ceil((eff - sim.origin) / RECORD_S)) * RECORD_EVERY <= runner.step:
-                nodepool = rev
-        pool = self._pool_spec(nodepool)
-        runner.set_pool(pool)
-        slots = sorted(sim.deps.values(), key=lambda d: d.slot)
-        runner.set_deployments([d.spec for d in slots])
+    def _seg_index(self, t: float) -> int:
+        return int(math.floor(t / SEGMENT_S))
+
+    def _segment(self, key: tuple[str, str, str], pool: _Pool, index: int, target: int) -> _Segment:
+        """Segment `index` of the pool simulated up to absolute step `target` (or its end)."""
+        ckey = (key, pool.gen, index)
+        with self._lock:
+            hit = self._cache.get(ckey)
+            if hit is not None:
+                self._cache.move_to_end(ckey)
+        seg = hit[0] if hit else None
+        full = max(0, pool.step_of((index + 1) * SEGMENT_S))
+        want = min(target, full)
+        if seg is not None:  # cached: complete, or open with its runner
+            if seg.end_step < want:
+                self._simulate(pool, seg, want)
+        else:
+            shown = max(0, pool.step_of(index * SEGMENT_S))
+            warm = max(0, pool.step_of(index * SEGMENT_S - WARMUP_S))
+            seg = _Segment(index, shown, warm, full)
+            if 0 not in pool.specs:
+                pool.specs[0] = self._pool_spec(pool.revisions[0][1])
+            seg.runner = PoolRunner(pool.specs[0], [], origin=pool.origin, step=STEP_S,
+                                    seed=pool.seed, record_every=RECORD_EVERY)  # fmt: skip
+            seg.runner.step = warm
+            self._simulate(pool, seg, want)
+            self.segments_built += 1
+        if seg.end_step >= full:
+            seg.runner = None  # complete: the kernel state is not needed any more
+            if index not in pool.totals:
+                _, extra, _ = seg.arrays()
+                pool.totals[index] = (float(extra[:, 3].sum()), len(seg.events))
+        pool.hwm = max(pool.hwm, pool.origin + seg.end_step * STEP_S)
+        self._remember(ckey, seg)
+        return seg
+
+    def _remember(self, ckey: tuple, seg: _Segment) -> None:
+        size = seg.nbytes()
+        with self._lock:
+            old = self._cache.pop(ckey, None)
+            if old is not None:
+                self._cached -= old[1]
+            self._cache[ckey] = (seg, size)
+            self._cached += size
+            while self._cached > self.cache_bytes and len(self._cache) > 1:
+                self._cached -= self._cache.popitem(last=False)[1][1]
+
+    def cache_size(self) -> tuple[int, int]:
+        """(segments cached, their bytes)."""
+        with self._lock:
+            return len(self._cache), self._cached
+
+    def _simulate(self, pool: _Pool, seg: _Segment, target: int) -> None:
+        """Advance the segment's runner to `target`, breaking at every settings change."""
+        runner = seg.runner
+        cuts = {target, seg.shown_step}
+        cuts.update(pool.step_of(t) for t, _ in pool.revisions[1:])
+        for d in pool.deps.values():
+            cuts.add(pool.step_of(d.active_from))
+            if d.active_to != math.inf:
+                cuts.add(pool.step_of(d.active_to))
+        for cut in sorted(c for c in cuts if runner.step < c <= target):
+            self._configure(pool, runner)
+            self._run(pool, seg, cut - runner.step)
+        seg.end_step = max(seg.end_step, runner.step)
+
+    def _configure(self, pool: _Pool, runner: PoolRunner) -> None:
+        """Settings in force at the runner's step: the latest revision by then, the joined deployments."""
+        idx = 0
+        for i, (eff, _) in enumerate(pool.revisions):
+            if pool.step_of(eff) <= runner.step:
+                idx = i
+        if idx not in pool.specs:
+            pool.specs[idx] = self._pool_spec(pool.revisions[idx][1])
+        slots = sorted(pool.deps.values(), key=lambda d: d.slot)
+        runner.configure(pool.specs[idx], [d.spec for d in slots])
         for d in slots:
-            joined = int(math.ceil((d.active_from - sim.origin) / RECORD_S)) * RECORD_EVERY <= runner.step
-            if not (d.active and joined):
+            live = pool.step_of(d.active_from) <= runner.step < (pool.step_of(d.active_to) if d.active_to != math.inf else math.inf)
+            if not live:
                 runner.dp[0, d.slot, K.D_ACTIVE] = 0.0
 
-    def _run(self, sim: _PoolSim, n: int) -> None:
-        runner = sim.runner
+    def _run(self, pool: _Pool, seg: _Segment, n: int) -> None:
+        runner = seg.runner
         step0 = runner.step
         rec, ev = runner.advance(n)
-        rec = rec.astype(np.float64)
-        pool = runner.pool
-        ns_s, ns_o = rec[:, K.O_NS_SPOT], rec[:, K.O_NS_OD]
-        cost = (ns_s * pool.price_spot + ns_o * pool.price_od) / 3600.0
-        extra = np.column_stack([ns_s / RECORD_S * pool.price_spot, ns_o / RECORD_S * pool.price_od,
-                                 (ns_s + ns_o) / RECORD_S * pool.price_od, sim.cost_cum + np.cumsum(cost)])  # fmt: skip
-        if len(cost):
-            sim.cost_cum += float(cost.sum())
-        sim.pool_chunks.append(np.hstack([rec[:, : K.NOUT_POOL], extra]))
-        rows_before = (step0 - sim.first_step) // RECORD_EVERY
-        for d in sim.deps.values():
+        if runner.step <= seg.shown_step:
+            return  # warm-up: neither records nor events are shown
+        price = runner.pool
+        ns_s, ns_o = rec[:, K.O_NS_SPOT].astype(np.float64), rec[:, K.O_NS_OD].astype(np.float64)
+        extra = np.column_stack([ns_s / RECORD_S * price.price_spot, ns_o / RECORD_S * price.price_od,
+                                 (ns_s + ns_o) / RECORD_S * price.price_od,
+                                 (ns_s * price.price_spot + ns_o * price.price_od) / 3600.0])  # fmt: skip
+        seg.pool_chunks.append(np.ascontiguousarray(rec[:, : K.NOUT_POOL]))
+        seg.extra_chunks.append(extra)
+        rows_before = (step0 - seg.shown_step) // RECORD_EVERY
+        for d in pool.deps.values():
             b = K.NOUT_POOL + d.slot * K.NOUT_DEP
             block = rec[:, b : b + K.NOUT_DEP].copy()
             if runner.dp[0, d.slot, K.D_ACTIVE] < 0.5:
                 block[:] = np.nan
-            chunks = sim.dep_chunks.setdefault(d.slot, [])
+            chunks = seg.dep_chunks.setdefault(d.slot, [])
             if not chunks and rows_before:
-                chunks.append(np.full((rows_before, K.NOUT_DEP), np.nan))
+                chunks.append(np.full((rows_before, K.NOUT_DEP), np.nan, np.float32))
             chunks.append(block)
-        sim.events.extend(events_records(ev, sim.origin, STEP_S))
+        seg.events.extend(events_records(ev, pool.origin, STEP_S))
 
-    def _trim(self, sim: _PoolSim) -> None:
-        keep = int(RETENTION_S // RECORD_S)
-        if sim.rows <= keep + 1440:
-            return
-        pool_arr, dep_arr = sim.arrays()
-        drop = len(pool_arr) - keep
-        sim.pool_arr = pool_arr[drop:].copy()
-        sim.pool_chunks = [sim.pool_arr]
-        for slot, arr in dep_arr.items():
-            sim.dep_arr[slot] = arr[drop:].copy()
-            sim.dep_chunks[slot] = [sim.dep_arr[slot]]
-        sim.first_step += drop * RECORD_EVERY
-        t0 = sim.origin + sim.first_step * STEP_S
-        sim.events = [e for e in sim.events if e["timestamp"] >= t0]
+    def _kept_segments(self, pool: _Pool, now: float) -> range:
+        """Indexes of the pool's segments kept at `now`, oldest first (the last one is open)."""
+        target_t = pool.origin + self._target_step(pool, now) * STEP_S
+        first = self._seg_index(max(pool.origin, oldest_kept(now)))
+        return range(first, self._seg_index(target_t) + 1)
 
     # -- live state and events -----------------------------------------------------------------
 
     def node_state(self, user_id: str, cc_id: str, np_id: str) -> tuple[int, NodepoolStatus]:
-        sim = self._get(user_id, cc_id, np_id)
-        if sim is None or sim.runner is None:
+        key = (user_id, cc_id, np_id)
+        pool = self._pool(*key)
+        if pool is None:
             return 0, NodepoolStatus.NODEPOOL_STATUS_PENDING
-        ps = sim.runner.ps[0]
+        now = self.clock.timestamp()
+        target = self._target_step(pool, now)
+        with pool.lock:
+            seg = self._segment(key, pool, self._seg_index(pool.origin + target * STEP_S), target)
+            ps = seg.runner.ps[0] if seg.runner is not None else None
+        if ps is None:
+            return 0, NodepoolStatus.NODEPOOL_STATUS_PENDING
         count = int(round(ps[K.S_RS] + ps[K.S_RO] + ps[K.S_PS] + ps[K.S_PO]))
-        age = self.clock.timestamp() - sim.origin
-        ready = ps[K.S_EVER_READY] > 0.5 or age >= sim.prov_s
+        age = now - pool.origin
+        ready = ps[K.S_EVER_READY] > 0.5 or age >= pool.prov_s
         return count, NodepoolStatus.NODEPOOL_STATUS_READY if ready else NodepoolStatus.NODEPOOL_STATUS_PENDING
 
+    def _event_counts(self, key: tuple[str, str, str], pool: _Pool, now: float) -> list[tuple[int, int]]:
+        """(segment, number of events) of every kept segment (complete ones are remembered)."""
+        target = self._target_step(pool, now)
+        out = []
+        for i in self._kept_segments(pool, now):
+            n = pool.totals[i][1] if i in pool.totals else len(self._segment(key, pool, i, target).events)
+            out.append((i, n))
+        return out
+
     def events_count(self, user_id: str, cc_id: str, np_id: str) -> int:
-        sim = self._get(user_id, cc_id, np_id)
-        return len(sim.events) if sim else 0
+        key = (user_id, cc_id, np_id)
+        pool = self._pool(*key)
+        if pool is None:
+            return 0
+        with pool.lock:
+            return sum(n for _, n in self._event_counts(key, pool, self.clock.timestamp()))
 
     def events(self, user_id: str, cc_id: str, np_id: str, page: int | None = None, per_page: int | None = None) -> list[LogEntry]:
-        """One page (1-based; None = the last page) of the nodepool's events, oldest first."""
-        sim = self._get(user_id, cc_id, np_id)
-        if sim is None:
+        """One page (1-based; None = the last page) of the nodepool's kept events, oldest first.
+        Only the segments that hold the page are simulated."""
+        key = (user_id, cc_id, np_id)
+        pool = self._pool(*key)
+        if pool is None:
             return []
         per_page = per_page or 32
-        with sim.lock:
-            evs = list(sim.events)
-        if page is None:
-            page = max(1, math.ceil(len(evs) / per_page))
-        chunk = evs[(page - 1) * per_page : page * per_page]
+        now = self.clock.timestamp()
+        target = self._target_step(pool, now)
+        with pool.lock:
+            counts = self._event_counts(key, pool, now)
+            total = sum(n for _, n in counts)
+            if page is None:
+                page = max(1, math.ceil(total / per_page))
+            lo, hi = (page - 1) * per_page, min(page * per_page, total)
+            chunk: list[dict] = []
+            pos = 0
+            for i, n in counts:
+                if pos + n > lo and pos < hi:
+                    evs = self._segment(key, pool, i, target).events
+                    chunk.extend(evs[max(0, lo - pos) : hi - pos])
+                pos += n
         return [
             LogEntry(message=e["message"], log_type=LOG_TYPE, meta={
                 "timestamp": _rfc3339(e["timestamp"]), "kind": e["kind"], "count": e["count"],
                 "capacity_type": e["capacity_type"], "reason": e["reason"]})  # fmt: skip
             for e in chunk
         ]
+
+    def check_log_cost(self, n_pools: int) -> None:
+        """A listing of the events of `n_pools` nodepools at once must stay under the segment cap."""
+        per_pool = int(math.ceil(RETENTION_S / SEGMENT_S)) + 2
+        if n_pools * per_pool > MAX_QUERY_SEGMENTS:
+            raise QueryTooLarge(
+                f"nodepool_id: the events of {n_pools} nodepools at once would simulate {n_pools * per_pool} "
+                f"pool segments (at most {MAX_QUERY_SEGMENTS}); list one nodepool's events at a time "
+                f"(at most {MAX_QUERY_SEGMENTS // per_pool} nodepools per cluster listing)"
+            )
 
     # -- PostMetricsQuery ----------------------------------------------------------------------
 
@@ -397,11 +548,27 @@ class MetricsEngine:
         res = parse_duration(query.resolution) if query.resolution else 300.0
         if res <= 0 or end < start:
             raise ValueError("start_time must be before end_time and resolution positive")
+        if res > RETENTION_S:
+            raise QueryTooLarge(
+                f"resolution: {query.resolution} is longer than the {RETENTION_S / 86400:.0f} days of "
+                f"history kept; use at most {format_duration(RETENTION_S)}"
+            )
         res = max(RECORD_S, math.ceil(res / RECORD_S - 1e-9) * RECORD_S)
-        b0 = math.floor(start / res) * res
-        nb = max(1, math.ceil((end - b0) / res))
+        kept = oldest_kept(now)
+        if end <= kept:
+            raise QueryTooLarge(
+                f"end_time: metrics are kept for {RETENTION_S / 86400:.0f} days; the oldest time kept is "
+                f"{_rfc3339(kept)}; ask for a window that ends after it"
+            )
+        # only what is kept (and not in the future) is read: clip before counting anything
+        lo_t, hi_t = max(start, kept), min(end, now + RECORD_S)
+        b0 = math.floor(lo_t / res) * res
+        nb = max(1, math.ceil((max(hi_t, lo_t + 1e-6) - b0) / res))
         if nb > MAX_POINTS:
-            raise ValueError(f"{nb} points requested; use a coarser resolution (at most {MAX_POINTS})")
+            raise QueryTooLarge(
+                f"resolution: {nb} points requested; use a coarser resolution or a shorter window "
+                f"(start_time, end_time) (at most {MAX_POINTS})"
+            )
         filters = _filters(query)
         agg = query.aggregate
         op = AggregateOperator(int(agg.operator)) if agg and int(agg.operator) else None
@@ -409,45 +576,124 @@ class MetricsEngine:
             op = AggregateOperator.SUM if mt == MetricType.MODEL_REQUEST_COUNT else AggregateOperator.AVG
         group = [_label_name(lb) for lb in (agg.labels if agg else [])]
 
-        raw: list[tuple[dict[str, str], np.ndarray, float]] = []  # labels, samples, time of sample 0
+        pools = []
         for uid, nodepool in self.store.list_all_nodepools():
             if uid != user_id:
                 continue
             cc_id = nodepool.compute_cluster.id if nodepool.compute_cluster else ""
             base = {"COMPUTE_CLUSTER_ID": cc_id, "NODEPOOL_ID": nodepool.id}
-            if not _match(base, filters):
+            if _match(base, filters):
+                pools.append((cc_id, nodepool.id, base))
+        self._check_cost(mt, filters, group, pools, lo_t, hi_t, b0, nb, res, now)
+
+        raw: list[tuple[dict[str, str], np.ndarray, float]] = []  # labels, samples, time of sample 0
+        for cc_id, np_id, base in pools:
+            key = (user_id, cc_id, np_id)
+            pool = self._pool(*key)
+            if pool is None:
                 continue
-            sim = self._get(user_id, cc_id, nodepool.id)
-            if sim is None:
-                continue
-            with sim.lock:
-                pool_arr, dep_arr = sim.arrays()
-                t0 = sim.origin + sim.first_step * STEP_S
-                deps = list(sim.deps.values())
-            if {"MODEL_ID", "DEPLOYMENT_ID", "APP_ID", "MODEL_VERSION_ID"} & set(filters) and not any(
-                _match(d.labels, filters) for d in deps
-            ):
+            deps = list(pool.deps.values())
+            if _MODEL_LABELS & set(filters) and not any(_match(d.labels, filters) for d in deps):
                 continue  # a model filter keeps the nodepools that serve the model
-            lo = max(0, int(math.floor((start - t0) / RECORD_S)) - 1)
-            hi = min(len(pool_arr), int(math.ceil((end - t0) / RECORD_S)) + 1)
-            if hi <= lo:
+            if mt in _UTIL and _UTIL[mt][2] and not pool.gpu:
                 continue
-            ts0 = t0 + lo * RECORD_S
+            want_cum = mt == MetricType.NODEPOOL_NODE_COUNT and bool({"all", "cost_cum"} & filters.get("series", set()))
+            got = self._rows(key, pool, lo_t - RECORD_S, hi_t + RECORD_S, now, want_cum)
+            if got is None:
+                continue
+            ts0, arr, dep_arr = got
             if mt == MetricType.NODEPOOL_NODE_COUNT:
-                for labels, values in _node_series(pool_arr[lo:hi], base, filters, group):
+                for labels, values in _node_series(arr, base, filters, group):
                     raw.append((labels, values, ts0))
             elif mt in _UTIL:
-                name, scale, gpu_only = _UTIL[mt]
-                if gpu_only and not sim.gpu:
-                    continue
-                raw.append((base, pool_arr[lo:hi, _COLS[name]] * scale, ts0))
+                name, scale, _ = _UTIL[mt]
+                raw.append((base, arr[:, _COLS[name]] * scale, ts0))
             elif mt in (MetricType.MODEL_REQUEST_COUNT, MetricType.MODEL_E2E_LATENCY):
                 col = K.Q_ARR if mt == MetricType.MODEL_REQUEST_COUNT else K.Q_LAT
                 for d in deps:
                     if d.slot in dep_arr and _match(d.labels, filters):
                         labels = {k: v for k, v in d.labels.items() if v}
-                        raw.append((labels, dep_arr[d.slot][lo:hi, col], ts0))
-        return _bucketize(raw, start, end, b0, nb, res, op, group), format_duration(res)
+                        raw.append((labels, dep_arr[d.slot][:, col].astype(np.float64), ts0))
+        return _bucketize(raw, lo_t, hi_t, b0, nb, res, op, group), format_duration(res)
+
+    def _check_cost(self, mt, filters, group, pools, lo_t, hi_t, b0, nb, res, now) -> None:
+        """Refuse, before simulating or allocating anything, a query over MAX_QUERY_SAMPLES
+        one-minute samples or MAX_QUERY_SEGMENTS pool segments (counted from the query alone,
+        so the answer does not depend on what happens to be cached)."""
+        n = len(pools)
+        if mt == MetricType.NODEPOOL_NODE_COUNT:
+            if "series" in filters:
+                per = len(SERIES_NAMES) if "all" in filters["series"] else len(set(SERIES_NAMES) & filters["series"])
+            else:
+                per = 4 if {"capacity_type", "state"} & (set(filters) | set(group)) else 1
+        elif mt in (MetricType.MODEL_REQUEST_COUNT, MetricType.MODEL_E2E_LATENCY):
+            per = 1
+            if "DEPLOYMENT_ID" in filters:
+                per = len(filters["DEPLOYMENT_ID"])
+            else:
+                with self._lock:
+                    per = max([len(p.deps) for p in self._pools.values()] + [1])
+        else:
+            per = 1
+        samples = n * per * nb * int(round(res / RECORD_S))
+        if samples > MAX_QUERY_SAMPLES:
+            raise QueryTooLarge(
+                f"start_time/end_time: this query reads {samples:,} one-minute samples ({n} nodepools x "
+                f"{per} series x {nb * int(round(res / RECORD_S)):,} minutes), more than {MAX_QUERY_SAMPLES:,}; "
+                f"narrow it: a later start_time or an earlier end_time, a smaller resolution, or a filter "
+                f"on NODEPOOL_ID or COMPUTE_CLUSTER_ID"
+            )
+        want_cum = mt == MetricType.NODEPOOL_NODE_COUNT and bool({"all", "cost_cum"} & filters.get("series", set()))
+        first = self._seg_index(oldest_kept(now) if want_cum else lo_t)
+        segs = n * (self._seg_index(min(hi_t, now)) - first + 1)
+        if segs > MAX_QUERY_SEGMENTS:
+            raise QueryTooLarge(
+                f"start_time/end_time: this query simulates {segs:,} pool segments ({n} nodepools x "
+                f"{segs // max(n, 1)} segments of {format_duration(SEGMENT_S)}), more than "
+                f"{MAX_QUERY_SEGMENTS:,}; narrow it: a later start_time or an earlier end_time, or a "
+                f"filter on NODEPOOL_ID or COMPUTE_CLUSTER_ID"
+            )
+
+    def _rows(self, key, pool: _Pool, t_lo: float, t_hi: float, now: float, want_cum: bool):
+        """(time of row 0, rows x (NOUT_POOL + 4 cost columns), slot -> deployment rows) over the
+        kept segments that overlap [t_lo, t_hi); None when nothing is kept there."""
+        target = self._target_step(pool, now)
+        kept = self._kept_segments(pool, now)
+        if not len(kept):
+            return None
+        a = max(kept.start, self._seg_index(max(t_lo, pool.origin)))
+        b = min(kept.stop - 1, self._seg_index(t_hi))
+        if b < a:
+            return None
+        with pool.lock:
+            base = 0.0
+            if want_cum:  # $ since the oldest time kept (or creation): totals of the earlier segments
+                for i in range(kept.start, a):
+                    if i not in pool.totals:
+                        self._segment(key, pool, i, target)
+                    base += pool.totals[i][0]
+            parts = [self._segment(key, pool, i, target).arrays() for i in range(a, b + 1)]
+            first_step = max(0, pool.step_of(a * SEGMENT_S))
+        pool_rows = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+        extra = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+        if not len(pool_rows):
+            return None
+        ts0 = pool.origin + first_step * STEP_S
+        lo = max(0, int(math.floor((t_lo - ts0) / RECORD_S)))
+        hi = min(len(pool_rows), int(math.ceil((t_hi - ts0) / RECORD_S)) + 1)
+        if hi <= lo:
+            return None
+        cum = base + np.cumsum(extra[:hi, 3])[lo:]
+        arr = np.hstack([pool_rows[lo:hi].astype(np.float64), extra[lo:hi, :3], cum[:, None]])
+        dep_arr = {}
+        for d in pool.deps.values():
+            blocks = [p[2].get(d.slot) for p in parts]
+            if all(x is None for x in blocks):
+                continue
+            full = np.concatenate([x if x is not None else np.full((len(p[0]), K.NOUT_DEP), np.nan, np.float32)
+                                   for x, p in zip(blocks, parts, strict=True)])  # fmt: skip
+            dep_arr[d.slot] = full[lo:hi]
+        return ts0 + lo * RECORD_S, arr, dep_arr
 
 
 # -- query helpers -------------------------------------------------------------------------------

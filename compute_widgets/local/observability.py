@@ -47,7 +47,9 @@ class Observability(Plane):
             try:
                 series, resolution = self.metrics.query(rq.user, query)
             except (InvalidInput, ValueError) as e:
-                raise Fail(C.BAD_REQUEST, f"query: {e}") from None
+                # a query over the retention or cost caps names its field: "query.resolution: ..."
+                capped = type(e).__name__ == "QueryTooLarge"
+                raise Fail(C.BAD_REQUEST, f"query.{e}." if capped else f"query: {e}") from None
             wire = [s.to_wire() if hasattr(s, "to_wire") else s for s in series]
         else:
             wire, resolution = self._store_node_counts(rq.user, query)
@@ -158,6 +160,12 @@ class Observability(Plane):
             page = rq.int_param("page", max(1, math.ceil(count / per_page)), 1, 10**9)
             entries = self.metrics.events(rq.user, cc_id, pools[0], page, per_page)
         else:  # a whole cluster: every nodepool's events, merged by time
+            check = getattr(self.metrics, "check_log_cost", None)
+            if check is not None:  # bounded: each pool's kept history may be simulated
+                try:
+                    check(len(pools))
+                except ValueError as e:
+                    raise Fail(C.BAD_REQUEST, f"{e}.") from None
             entries = []
             for np in pools:
                 count = int(self.metrics.events_count(rq.user, cc_id, np))

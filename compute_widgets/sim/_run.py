@@ -189,6 +189,12 @@ class PoolRunner:
         if self.deployments:
             self.set_deployments(self.deployments)
 
+    def configure(self, pool: PoolSpec, deployments: list[DeploymentSpec]) -> None:
+        """`set_pool` and `set_deployments` at once (the deployments' parameters computed once)."""
+        self.pool = pool
+        self.pp[0] = pool_params(pool, self.seed, len(deployments), self.dt)
+        self.set_deployments(deployments)
+
     def set_deployments(self, deployments: list[DeploymentSpec]) -> None:
         """Deployments keep their slot (and state) by position; new ones start idle."""
         n = len(deployments)
