@@ -326,7 +326,7 @@ def test_utilization_skips_missing_columns():
     assert [t.name for t in fig.data] == ["CPU", "Memory"]
     assert "yaxis3" not in fig.to_plotly_json()["layout"]
     empty = charts.utilization(hist[["queue"]])
-    assert not empty.data and "no utilization" in empty.layout.annotations[0].text
+    assert not empty.data and "No utilization" in empty.layout.annotations[0].text
 
 
 # ------------------------------------------------------------------ cost
@@ -378,7 +378,10 @@ def test_compare_side_by_side_with_kpi_table():
     table = [t for t in fig.data if t.type == "table"]
     assert len(table) == 1
     kpi_names = list(table[0].cells.values[0])
-    assert kpi_names == [k.replace("_", " ") for k in dict.fromkeys([*ra.kpis, *rb.kpis])]
+    # every KPI once, labelled for a person (charts.KPI_FORMAT), known ones in its order
+    known = [charts.KPI_FORMAT[k][0] for k in charts.KPI_FORMAT if k in ra.kpis or k in rb.kpis]
+    assert kpi_names[: len(known)] == known
+    assert len(kpi_names) == len({*ra.kpis, *rb.kpis})
     assert list(table[0].header.values) == ["KPI", "spot", "on-demand", "on-demand − spot"]
     scat = [t for t in fig.data if t.type == "scatter"]
     for name in ("latency", "queue", "cumulative cost"):

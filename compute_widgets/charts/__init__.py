@@ -1,6 +1,9 @@
 """Plotly charts of a nodepool: utilization, scaling history, cost, what-if comparison, and a
 live monitor.
 
+A history too short to chart (a new nodepool: no sample, or one) gives a figure of words, not
+axes; ``history_note(history)`` returns those words (None when there is something to chart).
+
 Inputs are the canonical HISTORY / EVENTS DataFrames (from ``client.nodepool_history`` /
 ``client.nodepool_events`` or a simulator result), never a backend object. The four figure
 functions return plain ``go.Figure`` (small in a saved notebook: long series are downsampled to
@@ -9,6 +12,7 @@ functions return plain ``go.Figure`` (small in a saved notebook: long series are
 """
 
 from ._figures import compare, cost, scaling_history, utilization
+from ._kpis import KPI_FORMAT, KpiTable, format_kpi, kpi_html, kpi_table, unchanged_note
 from ._live import LiveMonitor, auto_resolution, live_monitor
 from ._reduce import MAX_POINTS, change_points, expand_steps, minmax_lttb
 from ._style import (
@@ -22,10 +26,12 @@ from ._style import (
     TEMPLATE,
     TOTAL_COLOR,
 )
+from ._words import history_note, words_figure
 
 __all__ = [
     "DESIRED_COLOR",
     "EVENT_STYLE",
+    "KPI_FORMAT",
     "LIMIT_COLOR",
     "MAX_POINTS",
     "OD_COLOR",
@@ -34,14 +40,21 @@ __all__ = [
     "SPOT_PENDING_COLOR",
     "TEMPLATE",
     "TOTAL_COLOR",
+    "KpiTable",
     "LiveMonitor",
     "auto_resolution",
     "change_points",
     "compare",
     "cost",
     "expand_steps",
+    "format_kpi",
+    "history_note",
+    "kpi_html",
+    "kpi_table",
     "live_monitor",
     "minmax_lttb",
     "scaling_history",
+    "unchanged_note",
     "utilization",
+    "words_figure",
 ]

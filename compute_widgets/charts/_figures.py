@@ -7,7 +7,6 @@ contract; missing columns are skipped. x values are sent as epoch milliseconds o
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ._kpis import kpi_rows
 from ._reduce import MAX_POINTS, as_ns, minmax_lttb, ns_to_ms, reduce_indices
 from ._style import (
     DESIRED_COLOR,
@@ -34,6 +34,7 @@ from ._style import (
     UTIL_STYLE,
     apply_layout,
 )
+from ._words import history_note, words_figure
 
 F32 = np.float32
 X_HOVER = "%{x|%Y-%m-%d %H:%M:%S} UTC"
@@ -62,6 +63,9 @@ RANGE_BUTTONS = [
     dict(label="all", step="all"),
 ]
 EVENT_COLUMNS = ("timestamp", "kind", "count", "capacity_type", "reason", "message")
+MIN_SPAN_MS = 10 * 60 * 1000  # a shorter history is drawn on a 10-minute axis (readable ticks)
+LEGEND_ROWS_PX = 70  # room for two or three legend rows under the plot
+WHOLE_TICKS_UP_TO = 10  # below this many nodes plotly's auto ticks go to 0.5: use steps of 1
 
 
 # ---------------------------------------------------------------- inputs
@@ -118,7 +122,7 @@ def node_traces(df: pd.DataFrame, max_points: int = MAX_POINTS) -> list[go.Scatt
         if _has(df, s[0]) and ("draining" not in s[0] or bool((df[s[0]] > 0).any()))
     ]
     if split:
-        ys = [np.nan_to_num(_values(df, s[0])) for s in split]
+        ys = whole_stack([np.nan_to_num(_values(df, s[0])) for s in split])
         idx, _ = reduce_indices(x_ns, ys, "step", max_points)  # shared x: stacking needs it
         x = ns_to_ms(x_ns[idx])
         for (_col, name, color, fill), y in zip(split, ys, strict=True):
@@ -154,8 +158,19 @@ def node_traces(df: pd.DataFrame, max_points: int = MAX_POINTS) -> list[go.Scatt
     return traces
 
 
+def whole_stack(ys: list[np.ndarray]) -> list[np.ndarray]:
+    """Node counts as whole nodes, stack by stack: a coarse history averages counts over each
+    bucket (1.4 nodes), which no pool ever had. The running totals are rounded and the parts
+    re-derived from them, so each part is >= 0 and the stack's top is the rounded total."""
+    if not ys:
+        return ys
+    tops = np.rint(np.cumsum(np.vstack(ys), axis=0))
+    parts = np.diff(tops, axis=0, prepend=0.0)
+    return [np.maximum(p, 0.0) for p in parts]
+
+
 def _step_line(df, x_ns, col, name, color, dash, max_points, fill=None) -> go.Scatter:
-    y = _values(df, col)
+    y = np.rint(_values(df, col))  # a count: whole nodes (see whole_stack)
     ok = ~np.isnan(y)
     idx, step = reduce_indices(x_ns[ok], [y[ok]], "step", max_points)
     return go.Scatter(
@@ -171,7 +186,6 @@ def _step_line(df, x_ns, col, name, color, dash, max_points, fill=None) -> go.Sc
         ),
         fill="tozeroy" if fill else None,
         fillcolor=fill,
-        legendgroup=name,
         hovertemplate=_hover(name, "%{y:.0f} nodes"),
     )
 
@@ -258,14 +272,14 @@ def event_traces(ev: pd.DataFrame | None) -> tuple[list[go.Scatter], list[str]]:
         traces.append(
             go.Scatter(
                 x=ns_to_ms(x_ns),
-                y0=lane,  # every marker in the kind's lane: no y array to send
-                dy=0,
+                # one y per marker: plotly reads dy=0 as "unset" (1), so y0/dy put the nth
+                # event in lane n; a small int8 array costs ~1.4 bytes per event
+                y=np.full(len(x_ns), lane, dtype=np.int8),
                 name=label,
                 mode="markers",
                 marker=dict(color=color, symbol=symbol, size=10, line=dict(width=1, color=color)),
                 text=text,
                 hovertemplate=f"<b>{html.escape(label)}</b><br>%{{text}}<br>{X_HOVER}<extra></extra>",
-                legendgroup="events",
             )
         )
         labels.append(label)
@@ -273,8 +287,9 @@ def event_traces(ev: pd.DataFrame | None) -> tuple[list[go.Scatter], list[str]]:
 
 
 def _no_data(fig: go.Figure, what: str) -> None:
+    """A note over an empty subplot (the live monitor keeps its axes: data may come)."""
     fig.add_annotation(
-        text=f"no {what} in this frame",
+        text=f"no {what} yet",
         xref="paper",
         yref="paper",
         x=0.5,
@@ -284,11 +299,44 @@ def _no_data(fig: go.Figure, what: str) -> None:
     )
 
 
+def count_top(traces: Iterable[go.Scatter]) -> float:
+    """The highest node count drawn by node_traces' output (a stack's top is its sum: the
+    stacked traces share x)."""
+    stack: np.ndarray | None = None
+    top = 0.0
+    for t in traces:
+        y = np.asarray(t.y if t.y is not None else [], dtype=np.float64)
+        if not len(y) or np.isnan(y).all():
+            continue
+        if t.stackgroup:
+            stack = y if stack is None else stack + y
+        else:
+            top = max(top, float(np.nanmax(y)))
+    return max(top, float(np.nanmax(stack)) if stack is not None else 0.0)
+
+
+def count_axis(fig: go.Figure, top: float, row: int, col: int | None = 1) -> None:
+    """A y axis of node counts up to ``top``: ticks at whole nodes (plotly's auto ticks give 0.5
+    steps on a 0-3 axis). Above WHOLE_TICKS_UP_TO the auto steps (2, 5, 10, ...) are whole."""
+    kw = dict(rangemode="tozero", tickformat=",d")
+    if top <= WHOLE_TICKS_UP_TO:
+        kw.update(tick0=0, dtick=1)
+    fig.update_yaxes(**kw, row=row, col=col)
+
+
+def _min_span(fig: go.Figure, x_ns: np.ndarray) -> None:
+    """Give a history shorter than MIN_SPAN_MS a 10-minute axis ending at its last sample."""
+    if len(x_ns) and (x_ns[-1] - x_ns[0]) / 1e6 < MIN_SPAN_MS:
+        end = float(x_ns[-1]) / 1e6
+        fig.update_xaxes(range=[end - MIN_SPAN_MS, end])
+
+
 def _event_axis(fig: go.Figure, labels: list[str], row: int, col: int = 1) -> None:
+    """The lane strip: lane 0 (the first kind of EVENT_STYLE) on top, as in the legend."""
     fig.update_yaxes(
         tickvals=list(range(len(labels))),
         ticktext=labels,
-        range=[-0.6, len(labels) - 0.4],
+        range=[max(len(labels), 1) - 0.4, -0.6],
         fixedrange=True,
         showgrid=False,
         zeroline=False,
@@ -309,8 +357,11 @@ def utilization(
 ) -> go.Figure:
     """CPU, memory, GPU and GPU-memory utilization (0–100 %) as small multiples sharing x."""
     h = history_frame(df)
+    note = history_note(h)
     cols = [c for c in UTIL_STYLE if _has(h, c)]
-    rows = max(len(cols), 1)
+    if note or not cols:
+        return words_figure(title, note or "No utilization metrics in this window.")
+    rows = len(cols)
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.05)
     x_ns = as_ns(h.index)
     for i, col in enumerate(cols, start=1):
@@ -322,10 +373,9 @@ def utilization(
             col=1,
         )
         fig.update_yaxes(title_text=f"{label} (%)", range=[0, 100], row=i, col=1)
-    if not cols:
-        _no_data(fig, "utilization columns")
     apply_layout(fig, title, height or 90 + 130 * rows, showlegend=False)
     fig.update_xaxes(type="date")
+    _min_span(fig, x_ns)
     fig.update_xaxes(title_text="time (UTC)", row=rows, col=1)
     return fig
 
@@ -341,6 +391,10 @@ def scaling_history(
     """Node count as stacked steps by capacity type (pending lighter), desired, min/max, event
     markers in a lane strip below, and a 6 h / 1 d / 7 d / 30 d / all range selector."""
     h = history_frame(df)
+    traces = node_traces(h, max_points)
+    note = history_note(h)
+    if note or not traces:
+        return words_figure(title, note or "No node counts in this window.")
     ev_traces, lanes = event_traces(events_frame(events))
     rows = 2 if ev_traces else 1
     fig = make_subplots(
@@ -350,19 +404,19 @@ def scaling_history(
         vertical_spacing=0.04,
         row_heights=[0.8, 0.2] if rows == 2 else None,
     )
-    traces = node_traces(h, max_points)
     for t in traces:
         fig.add_trace(t, row=1, col=1)
-    if not traces:
-        _no_data(fig, "node counts")
     for t in ev_traces:
         fig.add_trace(t, row=2, col=1)
-    apply_layout(fig, title, height or (500 if rows == 2 else 420))
+    # + LEGEND_ROWS_PX: the legend's rows sit under the plot and must not shrink it
+    apply_layout(fig, title, height or (500 if rows == 2 else 420) + LEGEND_ROWS_PX)
     fig.update_xaxes(type="date")
     fig.update_xaxes(title_text="time (UTC)", row=rows, col=1)
-    fig.update_yaxes(title_text="nodes", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="nodes", row=1, col=1)
+    count_axis(fig, count_top(traces), row=1, col=1)
+    _min_span(fig, as_ns(h.index))
     if rows == 2:
-        fig.update_layout(height=max(fig.layout.height, 400 + 22 * len(lanes)))
+        fig.update_layout(height=max(fig.layout.height, 400 + LEGEND_ROWS_PX + 22 * len(lanes)))
         _event_axis(fig, lanes, row=2)
     fig.update_xaxes(
         rangeselector=dict(
@@ -377,7 +431,7 @@ def scaling_history(
         row=1,
         col=1,
     )
-    fig.update_layout(title=dict(y=0.98, yanchor="top"), margin=dict(t=90))
+    fig.update_layout(margin=dict(t=100))  # title, then the range buttons above the plot
     return fig
 
 
@@ -391,6 +445,9 @@ def cost(
     """Cost rate ($/h) stacked by capacity type with the all-on-demand counterfactual (dashed),
     and cumulative cost ($) below, with the counterfactual's cumulative cost."""
     h = history_frame(df)
+    note = history_note(h)
+    if note:
+        return words_figure(title, note)
     fig = make_subplots(
         rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.55, 0.45]
     )
@@ -470,21 +527,27 @@ def cost(
             col=1,
         )
     if not fig.data:
-        _no_data(fig, "cost columns")
+        return words_figure(title, "No cost figures in this window.")
     subtitle = ""
     if total is not None:
         subtitle = f"${total:,.2f} in this window"
         if cf_total:
             saved = cf_total - total
-            subtitle += (
-                f"; all on-demand would be ${cf_total:,.2f} "
+            subtitle += (  # a second line: one line overflows a 400 px output
+                f"<br>all on-demand would be ${cf_total:,.2f} "
                 f"(spot saves ${saved:,.2f}, {saved / cf_total:.0%})"
             )
-    apply_layout(fig, title + (f"<br><sup>{subtitle}</sup>" if subtitle else ""), height or 540)
+    apply_layout(
+        fig,
+        title + (f"<br><sup>{subtitle}</sup>" if subtitle else ""),
+        height or 540 + LEGEND_ROWS_PX,
+    )
     fig.update_xaxes(type="date")
     fig.update_xaxes(title_text="time (UTC)", row=2, col=1)
     fig.update_yaxes(title_text="cost rate ($/h)", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="cumulative ($)", rangemode="tozero", row=2, col=1)
+    _min_span(fig, x_ns)
+    fig.update_layout(margin=dict(t=110 if subtitle else 80))  # title lines under the mode bar
     return fig
 
 
@@ -496,9 +559,11 @@ def compare(
     title: str = "What-if comparison",
     height: int | None = None,
     max_points: int = MAX_POINTS,
+    table: bool = True,
 ) -> go.Figure:
     """Two simulation results side by side (nodes, latency, queue, cumulative cost; y axes shared
-    per row) above a KPI table with the difference B − A."""
+    per row) above a KPI table with the difference B − A (``table=False``: no table, for views
+    that show the KPIs as HTML below the figure, as ``%compute plan`` and the Planner do)."""
     results = [_result_parts(result_a), _result_parts(result_b)]
     panels = [
         ("nodes", "nodes"),
@@ -506,21 +571,26 @@ def compare(
         ("queue", "queue (requests)"),
         ("cost", "cumulative cost ($)"),
     ]
-    rows = len(panels) + 1
+    rows = len(panels) + (1 if table else 0)
+    specs = [[{}, {}]] * len(panels)
+    if table:
+        specs.append([{"type": "table", "colspan": 2}, None])
     fig = make_subplots(
         rows=rows,
         cols=2,
         shared_yaxes=True,
         column_titles=list(names),
-        specs=[[{}, {}]] * len(panels) + [[{"type": "table", "colspan": 2}, None]],
-        row_heights=[0.25, 0.15, 0.15, 0.15, 0.30],
+        specs=specs,
+        row_heights=[0.25, 0.15, 0.15, 0.15, 0.30] if table else [0.34, 0.22, 0.22, 0.22],
         vertical_spacing=0.045,
         horizontal_spacing=0.04,
     )
+    node_sets = []
     for c, (hist, _ev, _k) in enumerate(results, start=1):
         h = history_frame(hist)
         x_ns = as_ns(h.index)
-        for t in node_traces(h, max_points):
+        node_sets += [nodes := node_traces(h, max_points)]
+        for t in nodes:
             fig.add_trace(_legend_once(t, c), row=1, col=c)
         if _has(h, "latency_s"):
             fig.add_trace(
@@ -565,11 +635,15 @@ def compare(
         bottom = _axis_id(fig, len(panels), c)
         for r in range(1, len(panels)):
             fig.update_xaxes(matches=bottom, showticklabels=False, row=r, col=c)
-    fig.add_trace(_kpi_table(results[0][2], results[1][2], names), row=rows, col=1)
-    apply_layout(fig, title, height or 1050)
+    if table:
+        fig.add_trace(_kpi_table(results[0][2], results[1][2], names), row=rows, col=1)
+    apply_layout(fig, title, (height or 1050 if table else 780) + LEGEND_ROWS_PX)
     fig.update_xaxes(type="date")
     for r, (_key, label) in enumerate(panels, start=1):
         fig.update_yaxes(title_text=label, rangemode="tozero", row=r, col=1)
+    top = max(count_top(ts) for ts in node_sets)
+    for c in (1, 2):  # one tick rule for both (shared y)
+        count_axis(fig, top, row=1, col=c)
     return fig
 
 
@@ -622,33 +696,8 @@ def _axis_id(fig: go.Figure, row: int, col: int) -> str:
     return ref.xaxis.plotly_name.replace("axis", "")
 
 
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    if isinstance(v, bool | np.bool_):
-        return "yes" if v else "no"
-    if isinstance(v, int | np.integer):
-        return f"{int(v):,}"
-    if isinstance(v, float | np.floating):
-        v = float(v)
-        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.2f}" if abs(v) >= 1 else f"{v:.3g}"
-    return str(v)
-
-
-def _delta(a: Any, b: Any) -> str:
-    nums = (int, float, np.integer, np.floating)
-    if isinstance(a, bool | np.bool_) or isinstance(b, bool | np.bool_):
-        return ""
-    if not (isinstance(a, nums) and isinstance(b, nums)):
-        return ""
-    d = float(b) - float(a)
-    if math.isnan(d):
-        return "—"
-    return ("+" if d > 0 else "") + _fmt(int(d) if float(d).is_integer() else d)
-
-
 def _kpi_table(ka: Mapping, kb: Mapping, names: Iterable[str]) -> go.Table:
-    keys = list(dict.fromkeys([*ka, *kb]))
+    rows = kpi_rows(ka, kb)
     a_name, b_name = names
     return go.Table(
         header=dict(
@@ -659,12 +708,7 @@ def _kpi_table(ka: Mapping, kb: Mapping, names: Iterable[str]) -> go.Table:
             align=["left", "right"],
         ),
         cells=dict(
-            values=[
-                [k.replace("_", " ") for k in keys],
-                [_fmt(ka.get(k)) for k in keys],
-                [_fmt(kb.get(k)) for k in keys],
-                [_delta(ka.get(k), kb.get(k)) for k in keys],
-            ],
+            values=[list(col) for col in zip(*rows, strict=True)] if rows else [[], [], [], []],
             fill_color=TRANSPARENT,
             line_color=GRID_COLOR,
             font=dict(color=FONT_COLOR, size=12),

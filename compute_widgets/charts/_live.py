@@ -22,8 +22,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ._figures import (
+    _event_axis,
     _has,
     _no_data,
+    count_axis,
+    count_top,
     event_traces,
     events_frame,
     history_frame,
@@ -105,17 +108,10 @@ def monitor_figure(
     apply_layout(fig, title, height, uirevision="live")  # uirevision: keep zoom across updates
     fig.update_xaxes(type="date")
     fig.update_xaxes(title_text="time (UTC)", row=3, col=1)
-    fig.update_yaxes(title_text="nodes", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="nodes", row=1, col=1)
+    count_axis(fig, count_top(traces), row=1, col=1)
     fig.update_yaxes(title_text="util (%)", range=[0, 100], row=2, col=1)
-    fig.update_yaxes(
-        tickvals=list(range(len(lanes))),
-        ticktext=lanes,
-        range=[-0.6, max(len(lanes), 1) - 0.4],
-        fixedrange=True,
-        showgrid=False,
-        row=3,
-        col=1,
-    )
+    _event_axis(fig, lanes, row=3)
     return fig
 
 

@@ -188,7 +188,11 @@ def run_plan(m: Any, args: argparse.Namespace) -> Any:
         runs.append(simulate(spec, deps, workload, duration=args.duration, seed=args.seed))
     progress.step("comparing")
     names = ("current", "proposed")
-    figure = charts.compare(runs[0], runs[1], names=names, title=f"What-if: {cc}/{np_id}")
+    # the KPIs once: the figure has no table; the returned frame displays as the formatted table
+    figure = charts.compare(
+        runs[0], runs[1], names=names, title=f"What-if: {cc}/{np_id}", table=False
+    )
     progress.finish(f"plan for {cc}/{np_id}: simulated {args.duration / 86400:g} days twice")
     display(figure)
-    return compare(runs[0], runs[1], names=names)
+    note = charts.unchanged_note(runs[0].history, runs[0].kpis, runs[1].kpis, proposed)
+    return charts.kpi_table(compare(runs[0], runs[1], names=names), note)
