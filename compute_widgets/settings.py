@@ -9,14 +9,21 @@ Each field is resolved on its own: ``api_base`` = argument, else ``CLARIFAI_API_
 ``user_id`` = argument, else ``CLARIFAI_USER_ID``, else ``"me"`` (the caller). With neither a
 PAT nor an API base, the local control plane is used (`compute_widgets.local.runtime
 .ensure_server()`: found through its runtime file, or started).
+
+A PAT is never sent in clear: an ``http://`` API base is refused unless its host is a loopback
+address. A client of the local control plane follows it across a restart: after a connection
+failure or a 401 it reads the runtime file again (`find_server`, which checks the server's
+identity) and continues with the new url and token.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from compute_widgets.api.errors import ComputeError, NotConfigured
 
@@ -65,6 +72,8 @@ class Settings:
         token = pat or env.get("CLARIFAI_PAT") or None
         base = api_base or env.get("CLARIFAI_API_BASE") or (CLARIFAI_API if token else None)
         if base:
+            if token:
+                _refuse_clear_text(base, "api_base" if api_base else "CLARIFAI_API_BASE")
             return cls(api_base=base.rstrip("/"), pat=token, user_id=user)
         if local is False:
             raise NotConfigured(f"No Clarifai backend configured. {HOW_TO}.")
@@ -82,10 +91,9 @@ class Settings:
         try:
             handle = ensure_server(data_dir)
         except ComputeError as exc:
-            raise NotConfigured(
-                f"No Clarifai backend configured and the local control plane did not start: {exc} "
-                f"{HOW_TO}."
-            ) from None
+            # what to fix is in `exc` (a damaged store, a server that does not answer, ...);
+            # a PAT would not fix it, so the message does not send the user there
+            raise NotConfigured(f"The local control plane did not start: {exc}") from None
         return cls(
             api_base=handle.url,
             pat=handle.token,
@@ -98,12 +106,54 @@ class Settings:
         """A ComputeClient for these settings (`options`: timeout, retries, transport)."""
         from compute_widgets.api.client import ComputeClient
 
-        return ComputeClient(self.api_base, self.pat, self.user_id, **options)
+        return ComputeClient(self.api_base, self.pat, self.user_id, **self._options(options))
 
     def async_client(self, **options: Any) -> AsyncComputeClient:
         from compute_widgets.api.client import AsyncComputeClient
 
-        return AsyncComputeClient(self.api_base, self.pat, self.user_id, **options)
+        return AsyncComputeClient(self.api_base, self.pat, self.user_id, **self._options(options))
+
+    def _options(self, options: dict[str, Any]) -> dict[str, Any]:
+        if self.local and self.data_dir is not None:
+            options.setdefault("rediscover", _Rediscover(self.data_dir))
+        return options
+
+
+class _Rediscover:
+    """(url, token) of the local control plane of `data_dir` now, or None (never starts one)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    def __call__(self) -> tuple[str, str] | None:
+        from compute_widgets.local.runtime import find_server
+
+        handle = find_server(self.data_dir)
+        return None if handle is None else (handle.url, handle.token)
+
+    def __repr__(self) -> str:
+        return f"_Rediscover({str(self.data_dir)!r})"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_clear_text(base: str, source: str) -> None:
+    """A PAT goes only over HTTPS, or over plain HTTP to this machine (a local tunnel)."""
+    parts = urlsplit(base)
+    host = parts.hostname or ""
+    if parts.scheme.lower() == "http" and not _is_loopback(host):
+        safe = "https://" + base.split("://", 1)[1]
+        raise NotConfigured(
+            f"{source}={base} would send your PAT unencrypted to {host}; use {safe} "
+            "(plain http:// is allowed only for 127.0.0.1 or localhost)"
+        )
 
 
 def connect(

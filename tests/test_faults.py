@@ -66,10 +66,20 @@ def _kill(handle) -> None:
 
 
 def _restart(handle):
-    """A new server on the same data dir and port: same token, same data."""
+    """A new server on the same data dir and port: same data, a fresh token."""
     new = start_server(handle.data_dir, port=handle.port)
-    assert new.url == handle.url and new.token == handle.token
+    assert new.url == handle.url and new.token != handle.token
     return new
+
+
+def _follow(handle):
+    """The rediscover hook connect() gives a local client: the server of the data dir now."""
+
+    def where():
+        found = runtime.find_server(handle.data_dir)
+        return None if found is None else (found.url, found.token)
+
+    return where
 
 
 def _in_thread(fn, *args):
@@ -101,7 +111,9 @@ def _assert_readable(err: BaseException, handle) -> None:
 
 
 def test_server_gone_gives_one_readable_line_in_bounded_time(fresh_server):
-    client = ComputeClient(fresh_server.url, fresh_server.token, retries=2, timeout=5)
+    client = ComputeClient(
+        fresh_server.url, fresh_server.token, rediscover=_follow(fresh_server), retries=2, timeout=5
+    )
     cc = _cluster(client)
     _kill(fresh_server)
     t, box = _in_thread(client.list_nodepools, cc)
@@ -115,7 +127,13 @@ def test_server_gone_gives_one_readable_line_in_bounded_time(fresh_server):
 def test_hung_server_times_out_then_a_retry_works(fresh_server):
     """SIGSTOP: the port accepts connections, nothing answers. Read timeout -> ConnectionFailed;
     once the server runs again the same client works."""
-    client = ComputeClient(fresh_server.url, fresh_server.token, retries=1, timeout=1.0)
+    client = ComputeClient(
+        fresh_server.url,
+        fresh_server.token,
+        rediscover=_follow(fresh_server),
+        retries=1,
+        timeout=1.0,
+    )
     cc = _cluster(client)
     os.kill(fresh_server.pid, signal.SIGSTOP)
     try:
@@ -134,7 +152,13 @@ def test_server_killed_mid_create_and_restarted_create_lands_once(fresh_server):
     """A create is in flight (the server is stopped, the request sits in its socket) when the
     server is SIGKILLed; the server is started again on the same port. The client's retries
     carry the create over the gap and it exists exactly once."""
-    client = ComputeClient(fresh_server.url, fresh_server.token, retries=PATIENT, timeout=10)
+    client = ComputeClient(
+        fresh_server.url,
+        fresh_server.token,
+        rediscover=_follow(fresh_server),
+        retries=PATIENT,
+        timeout=10,
+    )
     cc = _cluster(client)
     os.kill(fresh_server.pid, signal.SIGSTOP)
     t, box = _in_thread(client.create_nodepool, cc, _pool("in-flight"))
@@ -154,7 +178,13 @@ def test_server_killed_mid_create_and_restarted_create_lands_once(fresh_server):
 
 
 def test_reads_ride_over_a_restart(fresh_server):
-    client = ComputeClient(fresh_server.url, fresh_server.token, retries=PATIENT, timeout=10)
+    client = ComputeClient(
+        fresh_server.url,
+        fresh_server.token,
+        rediscover=_follow(fresh_server),
+        retries=PATIENT,
+        timeout=10,
+    )
     cc = _cluster(client)
     client.create_nodepools(cc, [_pool(f"np-{i}") for i in range(5)])
     _kill(fresh_server)
@@ -172,7 +202,7 @@ def test_reads_ride_over_a_restart(fresh_server):
 
 async def test_async_client_same_behaviour(fresh_server):
     async with AsyncComputeClient(
-        fresh_server.url, fresh_server.token, retries=1, timeout=5
+        fresh_server.url, fresh_server.token, rediscover=_follow(fresh_server), retries=1, timeout=5
     ) as client:
         cc = "faults-async"
         await client.create_cluster(
@@ -222,7 +252,9 @@ def _form(w) -> tuple:
 
 
 def test_wizard_shows_the_error_keeps_the_form_and_retries(fresh_server):
-    client = ComputeClient(fresh_server.url, fresh_server.token, retries=1, timeout=5)
+    client = ComputeClient(
+        fresh_server.url, fresh_server.token, rediscover=_follow(fresh_server), retries=1, timeout=5
+    )
     cc = _cluster(client)
     w = _fill_form(_wizard(client, cc))
     before = _form(w)
@@ -267,7 +299,13 @@ async def _click_while_hung(w, handle) -> None:
 async def test_wizard_in_a_kernel_loop_never_blocks_it(fresh_server):
     """In a kernel the call runs as a task: the event loop keeps running while the server
     hangs, the error arrives as one line; the server dies and comes back; the retry works."""
-    client = ComputeClient(fresh_server.url, fresh_server.token, retries=1, timeout=1.5)
+    client = ComputeClient(
+        fresh_server.url,
+        fresh_server.token,
+        rediscover=_follow(fresh_server),
+        retries=1,
+        timeout=1.5,
+    )
     cc = _cluster(client)
     w = _wizard(client, cc)
     await w.wait(LIVENESS)  # the catalog fetch is a task too in a kernel
@@ -290,7 +328,13 @@ async def test_a_timed_out_create_that_lands_later_is_never_doubled(fresh_server
     user's retry then finds it: one nodepool, and one readable line saying it already exists.
     (A friendlier outcome, reading it back and reporting success, is a widgets/client
     improvement noted in docs/reliability.md.)"""
-    client = ComputeClient(fresh_server.url, fresh_server.token, retries=1, timeout=1.5)
+    client = ComputeClient(
+        fresh_server.url,
+        fresh_server.token,
+        rediscover=_follow(fresh_server),
+        retries=1,
+        timeout=1.5,
+    )
     cc = _cluster(client)
     w = _wizard(client, cc)
     await w.wait(LIVENESS)

@@ -386,6 +386,8 @@ class BaseClient:
         timeout: float = 30.0,
         retries: int | RetryPolicy = 4,
         max_concurrency: int = 8,
+        rediscover: Callable[[], tuple[str, str] | None] | None = None,
+        verify_identity: bool | None = None,
     ) -> None:
         if not base_url or "://" not in base_url:
             raise InvalidInput(
@@ -405,6 +407,32 @@ class BaseClient:
         host = urlsplit(self.base_url).hostname or ""
         self.is_local = host in LOCAL_HOSTS
         self._u = f"/v2/users/{_seg(self.user_id)}"
+        # A local server proves on each new connection that it holds the token before the token
+        # is sent (`_identity.py`); off only for a tunnel to a remote API on a loopback port.
+        self.verify_identity = self.is_local if verify_identity is None else verify_identity
+        # () -> (url, token) of the local server now, or None: asked after a connection failure
+        # or a 401, so a client follows its server across a restart (new port, new token).
+        self._rediscover = rediscover
+
+    def _moved(self) -> bool:
+        """Ask the rediscover hook where the server is now; True when url or token changed
+        (then the shell reconnects). Never raises."""
+        if self._rediscover is None:
+            return False
+        try:
+            found = self._rediscover()
+        except Exception:  # noqa: BLE001 - a failing hook must not hide the original failure
+            log.debug("rediscover hook failed", exc_info=True)
+            return False
+        if not found:
+            return False
+        url, token = found[0].rstrip("/"), found[1]
+        if url == self.base_url and token == self.secret.reveal():
+            return False
+        log.info("the local control plane moved: %s -> %s", self.base_url, url)
+        self.base_url = url
+        self.secret = _Secret(token)
+        return True
 
     def _http_options(self) -> dict[str, Any]:
         headers = {"User-Agent": user_agent(), "Accept": "application/json"}

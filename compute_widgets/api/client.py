@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 import httpx
 
+from compute_widgets.api import _identity
 from compute_widgets.api import models as m
 from compute_widgets.api._base import (
     BATCH,
@@ -69,6 +70,8 @@ class ComputeClient(BaseClient):
         retries: int | RetryPolicy = 4,
         transport: httpx.BaseTransport | None = None,
         max_concurrency: int = 8,
+        rediscover: Callable[[], tuple[str, str] | None] | None = None,
+        verify_identity: bool | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -77,8 +80,28 @@ class ComputeClient(BaseClient):
             timeout=timeout,
             retries=retries,
             max_concurrency=max_concurrency,
+            rediscover=rediscover,
+            verify_identity=verify_identity,
         )
-        self._http = httpx.Client(transport=transport, **self._http_options())
+        self._transport = transport
+        self._retired: list[Any] = []
+        self._connect()
+
+    def _connect(self) -> None:
+        self._http = httpx.Client(transport=self._transport, **self._http_options())
+        self._extensions: dict[str, Any] = {}
+        if self.verify_identity and self.secret:
+            host = httpx.URL(self.base_url).netloc.decode()
+            trace = _identity.sync_trace(host, self.secret.reveal)
+            self._extensions = {"trace": trace}
+
+    def _reconnect_if_moved(self) -> bool:
+        """After a failure: True when the server moved and the client now talks to it."""
+        if not self._moved():
+            return False
+        self._retired.append(self._http)  # closed with the client: a call may still use it
+        self._connect()
+        return True
 
     # I/O shell -----------------------------------------------------------------------------
 
@@ -88,11 +111,19 @@ class ComputeClient(BaseClient):
             attempts.start()
             try:
                 response = self._http.request(
-                    call.method, call.path, params=call.params, json=call.json
+                    call.method,
+                    call.path,
+                    params=call.params,
+                    json=call.json,
+                    extensions=self._extensions,
                 )
             except httpx.RequestError as exc:
-                time.sleep(attempts.failed(exc))
+                delay = attempts.failed(exc)  # raises when this call may not be repeated
+                if not self._reconnect_if_moved():
+                    time.sleep(delay)
                 continue
+            if response.status_code == 401 and self._reconnect_if_moved():
+                continue  # a restarted server has a new token; a 401 applied nothing
             delay = attempts.answered(response)
             if delay is None:
                 return attempts.finish()
@@ -131,6 +162,8 @@ class ComputeClient(BaseClient):
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
+        for old in self._retired:
+            old.close()
 
     def __enter__(self) -> ComputeClient:
         return self
@@ -344,6 +377,8 @@ class AsyncComputeClient(BaseClient):
         retries: int | RetryPolicy = 4,
         transport: httpx.AsyncBaseTransport | None = None,
         max_concurrency: int = 8,
+        rediscover: Callable[[], tuple[str, str] | None] | None = None,
+        verify_identity: bool | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -352,8 +387,28 @@ class AsyncComputeClient(BaseClient):
             timeout=timeout,
             retries=retries,
             max_concurrency=max_concurrency,
+            rediscover=rediscover,
+            verify_identity=verify_identity,
         )
-        self._http = httpx.AsyncClient(transport=transport, **self._http_options())
+        self._transport = transport
+        self._retired: list[Any] = []
+        self._connect()
+
+    def _connect(self) -> None:
+        self._http = httpx.AsyncClient(transport=self._transport, **self._http_options())
+        self._extensions: dict[str, Any] = {}
+        if self.verify_identity and self.secret:
+            host = httpx.URL(self.base_url).netloc.decode()
+            trace = _identity.async_trace(host, self.secret.reveal)
+            self._extensions = {"trace": trace}
+
+    async def _reconnect_if_moved(self) -> bool:
+        """After a failure: True when the server moved and the client now talks to it."""
+        if self._rediscover is None or not await asyncio.to_thread(self._moved):
+            return False
+        self._retired.append(self._http)  # closed with the client: a call may still use it
+        self._connect()
+        return True
 
     # I/O shell -----------------------------------------------------------------------------
 
@@ -363,11 +418,19 @@ class AsyncComputeClient(BaseClient):
             attempts.start()
             try:
                 response = await self._http.request(
-                    call.method, call.path, params=call.params, json=call.json
+                    call.method,
+                    call.path,
+                    params=call.params,
+                    json=call.json,
+                    extensions=self._extensions,
                 )
             except httpx.RequestError as exc:
-                await asyncio.sleep(attempts.failed(exc))
+                delay = attempts.failed(exc)  # raises when this call may not be repeated
+                if not await self._reconnect_if_moved():
+                    await asyncio.sleep(delay)
                 continue
+            if response.status_code == 401 and await self._reconnect_if_moved():
+                continue  # a restarted server has a new token; a 401 applied nothing
             delay = attempts.answered(response)
             if delay is None:
                 return attempts.finish()
@@ -421,6 +484,8 @@ class AsyncComputeClient(BaseClient):
     async def close(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
+        for old in self._retired:
+            await old.aclose()
 
     aclose = close
 

@@ -1,10 +1,20 @@
 """Start, find and stop the local control plane; the `compute-widgets` console script.
 
-One server per data directory. The data directory holds the SQLite store, the token file
-(generated at first start, mode 0600), the server log and a lock file. While a server runs it
-writes a runtime file ``jupyter_runtime_dir()/compute-widgets-<hash of data dir>.json``
-(``{url, token, pid, data_dir}``, mode 0600) that `find_server` (and so `connect()`) reads; the
-server removes it when it exits. A runtime file whose pid is dead is stale and is removed.
+One server per data directory: the server holds an exclusive ``flock`` on
+``<data dir>/serve.lock`` for its whole life (the file names its pid and url), so a second
+``serve`` on the same directory exits at once with a one-line error naming the first, and a
+runtime file is live exactly while that lock is held (a reused pid cannot fake it). The data
+directory holds the SQLite store (checked with ``PRAGMA quick_check`` at start: a damaged store
+is refused, never written), the token file (a fresh token at every start, mode 0600), the server
+log and the lock files. While a server runs it writes a runtime file
+``jupyter_runtime_dir()/compute-widgets-<hash of data dir>.json`` (``{url, token, pid,
+data_dir}``, mode 0600) that `find_server` (and so `connect()`) reads; the server removes it when
+it exits.
+
+Before the token is sent anywhere, the caller proves the server is the one the runtime file
+names: ``GET /local/identity?nonce=<random>`` (unauthenticated) must answer
+HMAC-SHA256(token, nonce), and the authenticated request then goes over that same connection. A
+process that took over the port of a dead server cannot answer, and never sees the token.
 
 Lifetime: a server started by `start_server`/`ensure_server` is a detached process (its own
 session, output to ``<data dir>/server.log``), so it **outlives the kernel that started it** and
@@ -27,6 +37,7 @@ import dataclasses
 import errno
 import fcntl
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -49,7 +60,8 @@ DATA_DIR_ENV = "COMPUTE_WIDGETS_DATA_DIR"
 TOKEN_FILE = "token"
 STORE_FILE = "store.sqlite3"
 LOG_FILE = "server.log"
-LOCK_FILE = "server.lock"
+LOCK_FILE = "server.lock"  # held by ensure_server around find-or-start
+SERVE_LOCK_FILE = "serve.lock"  # held by the running server for its whole life
 START_TIMEOUT = 60.0
 
 # Popen objects of the servers this process spawned: kept so they are reaped (no zombie that
@@ -172,25 +184,76 @@ def _why(e: OSError) -> str:
     return names.get(e.errno or 0, e.strerror or str(e))
 
 
-def load_or_create_token(data_dir: Path) -> str:
-    """The server token: generated at first start, kept in `<data dir>/token` with mode 0600."""
-    path = data_dir / TOKEN_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        token = path.read_text().strip()
-        if os.stat(path).st_mode & 0o077:
-            os.chmod(path, 0o600)
-        if token:
-            return token
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+def new_token(data_dir: Path) -> str:
+    """A fresh server token for this start, written to `<data dir>/token` (mode 0600).
+
+    Never reused: a token that went to a process squatting on a dead server's port, or that
+    a client of the previous server still holds, is worthless against the next one.
+    """
     token = secrets.token_urlsafe(32)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(path, 0o600)
+    _write_private(data_dir / TOKEN_FILE, token + "\n")
     return token
+
+
+def _hold_serve_lock(data_dir: Path, url: str, wait: float = 2.0) -> int:
+    """Take the data directory's serve lock for this process's life; its fd (close = release).
+
+    Raises ServerError naming the server that holds it. `wait` covers `_serve_lock_holder`
+    probes, which hold a shared lock for a moment.
+    """
+    fd = os.open(data_dir / SERVE_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            os.close(fd)
+            holder = _read_holder(data_dir)
+            raise ServerError(
+                f"a control plane already serves {data_dir} (pid {holder.get('pid', '?')}, "
+                f"url {holder.get('url', '?')}); stop it with `compute-widgets stop` "
+                "or use --data-dir"
+            ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"pid": os.getpid(), "url": url}).encode(), 0)
+    return fd
+
+
+def _read_holder(data_dir: Path) -> dict[str, Any]:
+    try:
+        info = json.loads((data_dir / SERVE_LOCK_FILE).read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _serve_lock_holder(data_dir: Path) -> dict[str, Any] | None:
+    """`{pid, url}` of the server holding the serve lock of `data_dir`, or None when none does.
+
+    The lock, not the pid, says whether a server lives: a pid can be reused by any process.
+    """
+    try:
+        fd = os.open(data_dir / SERVE_LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(data_dir)
+            pid = holder.get("pid")
+            # a killed server holds its lock until its last thread is gone, a moment after it
+            # shows as a zombie: dying is not serving
+            if isinstance(pid, int) and not _pid_alive(pid):
+                return None
+            return holder
+        return None  # closing the fd drops the shared lock at once
+    finally:
+        os.close(fd)
 
 
 def _read_runtime(path: Path) -> dict[str, Any] | None:
@@ -237,16 +300,52 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def _health(url: str, token: str, timeout: float = 2.0) -> dict[str, Any] | None:
-    """GET /local/health with the token: the JSON body when it answers SUCCESS, else None."""
+class _NewConnection(Exception):
+    """The authenticated request would have gone over a connection that was not verified."""
+
+
+def _same_connection_only(name: str, info: dict[str, Any]) -> None:
+    if name == "connection.connect_tcp.started":
+        raise _NewConnection
+
+
+def identity_proof(token: str, nonce: str) -> str:
+    """What the server holding `token` answers to GET /local/identity?nonce=... (see guard.py)."""
+    msg = b"compute-widgets identity " + nonce.encode()
+    return hmac.new(token.encode(), msg, hashlib.sha256).hexdigest()
+
+
+def _verified(http: httpx.Client, url: str, token: str, pid: int | None) -> bool:
+    """Does the server at `url` prove it holds `token` (and runs as `pid`)? Sends no token."""
+    nonce = secrets.token_urlsafe(24)
+    r = http.get(f"{url}/local/identity", params={"nonce": nonce})
     try:
-        r = httpx.get(  # trust_env=False: never send the token to an HTTP(S)_PROXY
-            f"{url}/local/health",
-            headers={"Authorization": f"Key {token}"},
-            timeout=timeout,
-            trust_env=False,
-        )
-    except httpx.HTTPError:
+        body = r.json() if r.status_code == 200 else None
+    except ValueError:
+        return False
+    if not isinstance(body, dict) or not isinstance(body.get("proof"), str):
+        return False
+    if pid is not None and body.get("pid") != pid:
+        return False
+    return hmac.compare_digest(body["proof"], identity_proof(token, nonce))
+
+
+def _health(
+    url: str, token: str, timeout: float = 2.0, pid: int | None = None
+) -> dict[str, Any] | None:
+    """GET /local/health with the token, sent only to a server that proved it holds the token
+    (over the same connection): the JSON body when it answers SUCCESS, else None."""
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    try:  # trust_env=False: never send the token to an HTTP(S)_PROXY
+        with httpx.Client(timeout=timeout, trust_env=False, limits=limits) as http:
+            if not _verified(http, url, token, pid):
+                return None
+            r = http.get(
+                f"{url}/local/health",
+                headers={"Authorization": f"Key {token}"},
+                extensions={"trace": _same_connection_only},
+            )
+    except (httpx.HTTPError, _NewConnection):
         return None
     if r.status_code != 200:
         return None
@@ -258,6 +357,20 @@ def _health(url: str, token: str, timeout: float = 2.0) -> dict[str, Any] | None
     if isinstance(status, dict) and status.get("code", 10000) != 10000:
         return None
     return body if isinstance(body, dict) else {}
+
+
+_REFUSAL = "compute-widgets: error: "
+
+
+def _refusal(log_path: Path) -> str | None:
+    """The one-line error a server that refused to start wrote last (see `main`), if any."""
+    try:
+        lines = log_path.read_text(errors="replace").rstrip().splitlines()
+    except OSError:
+        return None
+    if lines and lines[-1].startswith(_REFUSAL):
+        return lines[-1][len(_REFUSAL) :]
+    return None
 
 
 def _log_tail(path: Path, lines: int = 20) -> str:
@@ -274,7 +387,11 @@ def _log_tail(path: Path, lines: int = 20) -> str:
 
 
 def find_server(data_dir: str | os.PathLike[str] | None = None) -> ServerHandle | None:
-    """The live server of `data_dir`, or None. A runtime file with a dead pid is removed."""
+    """The live server of `data_dir` that proves its identity, or None.
+
+    A runtime file whose server no longer holds the serve lock is stale and is removed (whether
+    or not its pid now belongs to another process); the token is sent to nobody else.
+    """
     dd = _resolve_data_dir(data_dir)
     path = runtime_file_for(dd)
     info = _read_runtime(path)
@@ -285,12 +402,14 @@ def find_server(data_dir: str | os.PathLike[str] | None = None) -> ServerHandle 
     except (KeyError, TypeError, ValueError):
         _remove_runtime_if(path, None)
         return None
-    if not _pid_alive(pid):
-        _remove_runtime_if(path, pid)
+    holder = _serve_lock_holder(dd)
+    if holder is None or holder.get("pid") != pid:
+        if holder is None:  # a server being started writes its file after taking the lock
+            _remove_runtime_if(path, pid)
         return None
     deadline = time.monotonic() + 3.0
-    while _health(url, token) is None:
-        if time.monotonic() > deadline or not _pid_alive(pid):
+    while _health(url, token, pid=pid) is None:
+        if time.monotonic() > deadline or _serve_lock_holder(dd) is None:
             return None  # alive but not answering (wedged): not usable
         time.sleep(0.1)  # alive: maybe still starting or briefly busy
     return ServerHandle(url=url, token=token, pid=pid, data_dir=dd)
@@ -338,6 +457,9 @@ def start_server(
     while True:
         if proc.poll() is not None:
             _CHILDREN.pop(proc.pid, None)
+            refusal = _refusal(log_path)
+            if refusal:  # it said why in one line (another server, a damaged store, ...)
+                raise ServerError(refusal)
             raise ServerError(
                 f"The local control plane exited at start (code {proc.returncode}). "
                 f"Last lines of {log_path}:\n{_log_tail(log_path)}"
@@ -351,7 +473,7 @@ def start_server(
                 data_dir=dd,
                 started=True,
             )
-            if _health(handle.url, handle.token) is not None:
+            if _health(handle.url, handle.token, pid=proc.pid) is not None:
                 return handle
         if time.monotonic() > deadline:
             _terminate(proc.pid, grace=5.0)
@@ -391,6 +513,13 @@ def ensure_server(
         handle = find_server(dd)
         if handle is not None:
             return handle
+        holder = _serve_lock_holder(dd)
+        if holder is not None:  # alive but not answering: never start a second one beside it
+            raise ServerError(
+                f"the control plane of {dd} (pid {holder.get('pid', '?')}, url "
+                f"{holder.get('url', '?')}) runs but does not answer its health check (see "
+                f"{dd / LOG_FILE}); stop it with `compute-widgets stop --data-dir {dd}`"
+            )
         return start_server(dd, port=0, demo=demo)
 
 
@@ -398,15 +527,16 @@ def stop_server(handle: ServerHandle, timeout: float = 10.0) -> None:
     """Stop the server: SIGTERM, wait up to `timeout` s, then SIGKILL. No-op if already gone."""
     in_thread = _THREAD_SERVERS.pop(handle.url, None)
     if in_thread is not None:
-        server, thread = in_thread
+        server, thread, lock = in_thread
         server.should_exit = True
         thread.join(timeout)
         _remove_runtime_if(runtime_file_for(handle.data_dir), handle.pid)
+        os.close(lock)
         return
     if handle.pid == os.getpid():
         return  # an in-thread server of this process that is already stopped
-    info = _read_runtime(runtime_file_for(handle.data_dir))
-    ours = handle.pid in _CHILDREN or (bool(info) and info.get("pid") == handle.pid)
+    holder = _serve_lock_holder(Path(handle.data_dir)) or {}
+    ours = handle.pid in _CHILDREN or holder.get("pid") == handle.pid
     if ours:  # never signal a pid that may have been reused by an unrelated process
         _terminate(handle.pid, grace=timeout)
     # after SIGKILL the server could not clean up after itself
@@ -457,9 +587,12 @@ def build_app(data_dir: Path, token: str, demo: bool = False) -> Any:
     from compute_widgets.local.app import create_app
     from compute_widgets.local.catalog import Catalog
     from compute_widgets.local.clock import Clock
-    from compute_widgets.local.store import Store
+    from compute_widgets.local.store import Store, StoreDamaged
 
-    store = Store(data_dir / STORE_FILE)
+    try:
+        store = Store(data_dir / STORE_FILE)
+    except StoreDamaged as e:  # one line that says what to do, not a DatabaseError traceback
+        raise ServerError(str(e)) from None
     catalog = Catalog.load()
     # the simulated time survives a restart: the offset lives in the store
     clock = Clock.from_env(offset_seconds=store.get_clock_offset())  # the app saves it on advance
@@ -479,16 +612,6 @@ def build_app(data_dir: Path, token: str, demo: bool = False) -> Any:
     return create_app(store, catalog, clock, token, metrics=metrics)
 
 
-def _existing_server_message(dd: Path) -> str | None:
-    other = find_server(dd)
-    if other is None or other.pid == os.getpid():
-        return None
-    return (
-        f"A compute_widgets server for {dd} is already running at {other.url} (pid {other.pid}). "
-        "Stop it with `compute-widgets stop` or choose another --data-dir."
-    )
-
-
 def _make_uvicorn(app: Any) -> Any:
     import uvicorn
 
@@ -506,15 +629,14 @@ def serve(
 ) -> None:
     """Run the control plane in the foreground until SIGTERM/SIGINT (`compute-widgets serve`)."""
     sock = _bind(host, port)
+    lock = None
     try:
         dd = prepare_data_dir(data_dir)
-        message = _existing_server_message(dd)
-        if message:
-            raise ServerError(message)
-        token = load_or_create_token(dd)
+        url = f"http://{HOST}:{sock.getsockname()[1]}"
+        lock = _hold_serve_lock(dd, url)  # released when this process ends, however it ends
+        token = new_token(dd)
         app = build_app(dd, token, demo)
         server = _make_uvicorn(app)
-        url = f"http://{HOST}:{sock.getsockname()[1]}"
         path = runtime_file_for(dd)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default
@@ -530,30 +652,42 @@ def serve(
             _remove_runtime_if(path, os.getpid())
     finally:
         sock.close()
+        if lock is not None:
+            os.close(lock)  # after the runtime file is gone: a live lock means a live file
 
 
-# in-process servers (start_server(background=False)), by url
-_THREAD_SERVERS: dict[str, tuple[Any, threading.Thread]] = {}
+# in-process servers (start_server(background=False)), by url: server, thread, serve lock fd
+_THREAD_SERVERS: dict[str, tuple[Any, threading.Thread, int]] = {}
 
 
 def _start_in_thread(dd: Path, port: int, demo: bool, timeout: float) -> ServerHandle:
-    message = _existing_server_message(dd)
-    if message:
-        raise ServerError(message)
     sock = _bind(HOST, port)
-    token = load_or_create_token(dd)
-    server = _make_uvicorn(build_app(dd, token, demo))
     url = f"http://{HOST}:{sock.getsockname()[1]}"
+    try:
+        lock = _hold_serve_lock(dd, url)
+    except ServerError:
+        sock.close()
+        raise
+    try:
+        token = new_token(dd)
+        server = _make_uvicorn(build_app(dd, token, demo))
+    except BaseException:
+        sock.close()
+        os.close(lock)
+        raise
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="compute-widgets-server", daemon=True
     )
     thread.start()
     handle = ServerHandle(url=url, token=token, pid=os.getpid(), data_dir=dd, started=True)
-    _THREAD_SERVERS[url] = (server, thread)
+    _THREAD_SERVERS[url] = (server, thread, lock)
     deadline = time.monotonic() + timeout
-    while _health(url, token) is None:
+    while _health(url, token, pid=os.getpid()) is None:
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
+            thread.join(5.0)
+            _THREAD_SERVERS.pop(url, None)
+            os.close(lock)
             raise ServerError("The in-process local control plane did not start.")
         time.sleep(0.02)
     path = runtime_file_for(dd)
@@ -598,6 +732,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         dd = _resolve_data_dir(args.data_dir)
         handle = find_server(dd)
+        holder = _serve_lock_holder(dd) if handle is None else None
+        if handle is None and holder is not None and isinstance(holder.get("pid"), int):
+            # holds the data dir but does not answer: status says so, stop still stops it
+            pid, url = holder["pid"], holder.get("url", "?")
+            if args.command == "status":
+                print(f"compute-widgets: pid {pid} holds {dd} (url {url}) but does not answer")
+                return 1
+            if pid != os.getpid():
+                _terminate(pid, grace=10.0)
+            _remove_runtime_if(runtime_file_for(dd), pid)
+            print(f"compute-widgets: stopped the server at {url} (pid {pid})")
+            return 0
         if handle is None:
             print(f"compute-widgets: no server running for {dd}")
             return 1

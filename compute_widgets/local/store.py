@@ -100,6 +100,30 @@ _SETTINGS = (
 _OUTPUT_ONLY = ("status", "status_description", "node_count", "created_at", "modified_at")
 
 
+class StoreDamaged(Exception):
+    """The SQLite file failed its integrity check when opened (the message says what to do)."""
+
+
+def _check_integrity(path: Path) -> None:
+    """`PRAGMA quick_check` before anything is written: a damaged store is named, never served
+    (it would answer some reads with 500s and take writes into the damaged file)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(3)").fetchall()]
+    except sqlite3.DatabaseError as e:  # not a database at all, or its header is damaged
+        rows = [str(e)]
+    finally:
+        conn.close()
+    if rows == ["ok"]:
+        return
+    problem = " ".join("; ".join(rows).split())[:160]
+    raise StoreDamaged(
+        f"the store {path} is damaged ({problem}); nothing was changed. Keep it as a backup, "
+        f"then recover what it holds (`sqlite3 {path} .recover | sqlite3 recovered.sqlite3`) "
+        f"or move it away (`mv {path} {path}.damaged`) to start empty, or use another --data-dir"
+    )
+
+
 class DuplicateId(Exception):
     """An id that already exists (message names it). The app answers DATABASE_DUPLICATE_KEY."""
 
@@ -208,6 +232,7 @@ class Store:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._closed = False
+        _check_integrity(self.path)
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
         for suffix in ("", "-wal", "-shm"):  # cluster keys live here: owner-only, whatever the umask
