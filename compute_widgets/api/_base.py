@@ -788,6 +788,13 @@ class BaseClient:
         )
         return _clock_time(data)
 
+    def _clock_offset(self) -> Op[float]:
+        """Seconds the local clock was fast-forwarded (0.0 for a remote backend)."""
+        if not self.is_local:
+            return 0.0
+        data = yield Call("GET", "/local/clock")
+        return float(data.get("offset_seconds") or 0.0)
+
     def _server_time(self) -> Op[datetime]:
         """The server's "now": the local clock may run ahead of the wall clock."""
         if not self.is_local:

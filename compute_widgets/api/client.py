@@ -355,6 +355,10 @@ class ComputeClient(BaseClient):
         """The server's now (the local clock may be ahead of the wall clock)."""
         return self._run(self._server_time())
 
+    def clock_offset(self) -> float:
+        """Seconds the local clock was fast-forwarded by advance_clock (0.0 when remote)."""
+        return self._run(self._clock_offset())
+
     def health(self) -> dict[str, Any]:
         """Local: GET /local/health. Remote: a cheap authenticated call, summarised."""
         return self._run(self._health())
@@ -663,6 +667,9 @@ class AsyncComputeClient(BaseClient):
 
     async def server_time(self) -> datetime:
         return await self._run(self._server_time())
+
+    async def clock_offset(self) -> float:
+        return await self._run(self._clock_offset())
 
     async def health(self) -> dict[str, Any]:
         return await self._run(self._health())

@@ -74,7 +74,8 @@ def deployment_command(d: Any) -> str:
 
 
 def _instance_types_by_id(model: Any) -> Any:
-    """A nodepool's instance types as ``{id}`` only, as Clarifai's nodepool config names them.
+    """A nodepool's instance types as ``{id}`` only, as Clarifai's nodepool config names them,
+    without the server's enforced_* bounds (it computes them; a config does not set them).
 
     The server echoes the whole catalog entry (price string, compute_info, …); in the YAML that
     showed ``price: '25.000000'`` (an API unit) beside the form's $0.90/h.
@@ -82,7 +83,13 @@ def _instance_types_by_id(model: Any) -> Any:
     types = getattr(model, "instance_types", None)
     if not types:
         return model
-    return model.model_copy(update={"instance_types": [type(t)(id=t.id) for t in types]})
+    return model.model_copy(
+        update={
+            "instance_types": [type(t)(id=t.id) for t in types],
+            "enforced_min_instances": 0,
+            "enforced_max_instances": 0,
+        }
+    )
 
 
 def yaml_text(model: Any) -> str:

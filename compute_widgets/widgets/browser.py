@@ -127,7 +127,7 @@ class ComputeBrowser(ViewBase):
         self.events: Any = None
         self.figures: dict[str, Any] = {}
         self.wizard: ViewBase | None = None
-        self.clock_ahead = dt.timedelta(0)  # the local control plane's clock minus the wall clock
+        self.clock_ahead = dt.timedelta(0)  # how far the local clock was fast-forwarded
         self.clock_note = W.HTML()
         self.clock_note.add_class("cw-clock-note")
 
@@ -304,12 +304,9 @@ class ComputeBrowser(ViewBase):
 
     # --- clusters -------------------------------------------------------------------------------
     def _measure_clock(self) -> None:
-        """How far the local control plane's clock runs ahead (tutorials fast-forward it)."""
-        if not getattr(self.client, "is_local", False):
-            self.clock_ahead = dt.timedelta(0)
-            return
+        """How far the local control plane's clock was fast-forwarded (tutorials do)."""
         try:
-            self.clock_ahead = self.client.server_time() - dt.datetime.now(dt.UTC)
+            self.clock_ahead = dt.timedelta(seconds=float(self.client.clock_offset()))
         except Exception:  # a note, not a feature: no note when the clock cannot be read
             self.clock_ahead = dt.timedelta(0)
 

@@ -228,9 +228,20 @@ class NodepoolWizard(_Form):
         self.cost = W.HTML()
         self.cost.add_class("cw-cost-estimate")
 
+        for w in (
+            self.description,
+            self.min_nodes,
+            self.max_nodes,
+            self.spot,
+            self.kind_filter,
+            self.accelerator_filter,
+            self.gpu_memory_filter,
+            self.instance_type,
+        ):
+            w.observe(self._on_touch, names="value")  # before the handlers below
+        self.nodepool_id.observe(self._on_id, names="value")  # first: validation sees the touch
         for w in (self.nodepool_id, self.description, self.min_nodes, self.max_nodes, self.spot):
             w.observe(self._on_field, names="value")
-        self.nodepool_id.observe(self._on_id, names="value")
         self.instance_type.observe(self._on_instance, names="value")
         for w in (self.kind_filter, self.accelerator_filter, self.gpu_memory_filter):
             w.observe(self._on_filter, names="value")
@@ -275,18 +286,6 @@ class NodepoolWizard(_Form):
             self.result,
             self.next_step,
         ]
-
-        for w in (
-            self.description,
-            self.min_nodes,
-            self.max_nodes,
-            self.spot,
-            self.kind_filter,
-            self.accelerator_filter,
-            self.gpu_memory_filter,
-            self.instance_type,
-        ):
-            w.observe(self._on_touch, names="value")  # fmt: skip
 
         if self.cluster is not None and instance_types is not None:
             self._populate(list(instance_types))
