@@ -12,11 +12,14 @@ the refusal is checked to name the limit, and the client-side counterpart is che
 | resource ID                 | 1..48 chars     | HTTP 400, *_INVALID_ARGUMENT             |
 | description                 | 1000 chars      | HTTP 400, *_INVALID_ARGUMENT             |
 | metric points per series    | 20000           | HTTP 400, BAD_REQUEST 90400              |
+| counts and delays (uint32)  | 0..4294967295   | HTTP 400, *_INVALID_ARGUMENT (test_hostile_input.py) |
+| page / per_page digits      | ASCII 0-9 only  | HTTP 400, BAD_REQUEST 90400 (test_hostile_input.py) |
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -192,11 +195,14 @@ def test_description_cap_1000_characters(http, cc, uid, client):
 
 
 def test_metric_points_cap(http):
+    # A window inside the 15 days of history kept (older time is clipped away before counting),
+    # ending at the server's "now": 14 days and 9 hours at 1m are 20,700 points.
+    now = datetime.fromisoformat(http.get("/local/clock").json()["now"].replace("Z", "+00:00"))
     q = {
         "metric_type": "NODEPOOL_NODE_COUNT",
-        "start_time": "2026-01-01T00:00:00Z",
-        "end_time": "2026-03-01T00:00:00Z",
-        "resolution": "1m",  # 84,961 points (the engine's step is at most 1 min)
+        "start_time": (now - timedelta(days=14, hours=9)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end_time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "resolution": "1m",
         "filters": [{"label": "NODEPOOL_ID", "equals": "no-such-pool"}],  # keep it cheap
     }
     r = http.post("/v2/users/me/metrics", json={"query": q})
@@ -204,7 +210,7 @@ def test_metric_points_cap(http):
     status = _status(r)
     assert status["code"] == 90400
     assert "20000" in status["description"] and "resolution" in status["description"]
-    r = http.post("/v2/users/me/metrics", json={"query": dict(q, resolution="1h")})  # 1,417
+    r = http.post("/v2/users/me/metrics", json={"query": dict(q, resolution="1h")})  # 346
     assert r.status_code == 200, r.text[:300]
 
 
