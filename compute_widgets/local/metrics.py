@@ -60,6 +60,7 @@ ready (or the provisioning delay passed), then READY.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import zlib
 from collections import OrderedDict
@@ -101,7 +102,7 @@ WARMUP_S = 2 * 3600.0
 # Retention: one-minute samples for 15 days, Prometheus' default retention and CloudWatch's
 # one-minute tier; older points are gone (a query is clipped to what is kept). What a pool keeps
 # is bounded by this, what the engine keeps in memory by CACHE_BYTES (least recently used
-# segments are dropped and rebuilt on demand).
+# segments are dropped and rebuilt on demand; COMPUTE_WIDGETS_METRICS_CACHE_MB sets another budget).
 RETENTION_S = 15 * 86400.0
 CACHE_BYTES = 256 * 2**20
 MAX_POINTS = 20000
@@ -233,10 +234,13 @@ class _Segment:
 class MetricsEngine:
     """PostMetricsQuery, runner events and live node state from the simulator (see module doc)."""
 
-    def __init__(self, store: Any, catalog: Any, clock: Any, cache_bytes: int = CACHE_BYTES) -> None:
+    def __init__(self, store: Any, catalog: Any, clock: Any, cache_bytes: int | None = None) -> None:
         self.store = store
         self.catalog = catalog
         self.clock = clock
+        if cache_bytes is None:  # the server's budget; COMPUTE_WIDGETS_METRICS_CACHE_MB overrides it
+            mb = os.environ.get("COMPUTE_WIDGETS_METRICS_CACHE_MB", "")
+            cache_bytes = int(float(mb) * 2**20) if mb.replace(".", "", 1).isdigit() else CACHE_BYTES
         self.cache_bytes = int(cache_bytes)
         self._pools: dict[tuple[str, str, str], _Pool] = {}
         self._cache: OrderedDict[tuple, tuple[_Segment, int]] = OrderedDict()  # LRU: segment, bytes
@@ -640,8 +644,8 @@ class MetricsEngine:
             raise QueryTooLarge(
                 f"start_time/end_time: this query reads {samples:,} one-minute samples ({n} nodepools x "
                 f"{per} series x {nb * int(round(res / RECORD_S)):,} minutes), more than {MAX_QUERY_SAMPLES:,}; "
-                f"narrow it: a later start_time or an earlier end_time, a smaller resolution, or a filter "
-                f"on NODEPOOL_ID or COMPUTE_CLUSTER_ID"
+                f"narrow it: a later start_time or an earlier end_time, or a filter on NODEPOOL_ID or "
+                f"COMPUTE_CLUSTER_ID"
             )
         want_cum = mt == MetricType.NODEPOOL_NODE_COUNT and bool({"all", "cost_cum"} & filters.get("series", set()))
         first = self._seg_index(oldest_kept(now) if want_cum else lo_t)
