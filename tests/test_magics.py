@@ -253,7 +253,7 @@ def test_nodepools_create_list_scale_delete(ip, client, cc, uid, capsys):
     nid = uid("np")
     view = compute(ip, f"np create {cc} {nid} --instance g5.xlarge --min 0 --max 3 --spot")
     assert view.id == nid and view.max_instances == 3 and view.model.spot
-    assert "SPOT_TYPE, ON_DEMAND_TYPE" in repr(view)  # enums by name, not wire integers
+    assert "spot, on-demand" in repr(view)  # enums in words, not wire integers or names
     df = compute(ip, f"nodepools ls {cc}")
     assert list(df["id"]) == [nid]
     df_all = compute(ip, "np list")
