@@ -51,15 +51,17 @@ Decisions where Clarifai documents nothing:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -85,6 +87,7 @@ from compute_widgets.local.observability import Observability
 from compute_widgets.local.openapi import openapi
 from compute_widgets.local.providers import Providers
 from compute_widgets.local.resources import DEFAULT_AUTOSCALE, Resources
+from compute_widgets.local.serving import Serving, lower_priority
 from compute_widgets.local.wire import (
     DEFAULT_PER_PAGE,
     LOG_PER_PAGE,
@@ -96,8 +99,9 @@ from compute_widgets.local.wire import (
     dumps,
     error_response,
     new_req_id,
+    parse_body,
     parse_query,
-    read_body,
+    read_raw_body,
     snake,
     snake_keys,
 )
@@ -135,6 +139,12 @@ class ControlPlane(Providers, Resources, Observability, LocalOnly):
     """The handlers. One method per RPC; each gets an `Rq` and returns the body (no status).
     The shared state and lookups are in `crud.Plane`; the handlers, one mixin per concern."""
 
+    serving: Serving | None = None  # set by create_app
+
+    def serving_stats(self, rq: Rq) -> dict[str, Any]:
+        """GET /local/stats: the event loop's longest stall, connections, simulator warm-up."""
+        return self.serving.stats() if self.serving is not None else {}
+
 
 # ------------------------------------------------------------------------------------------------
 # routes: one table
@@ -148,9 +158,9 @@ class R:
     rpc: str  # operation id in the OpenAPI doc
     body: tuple[str, ...] = ()  # documented body fields
     query: tuple[str, ...] = ()  # documented query parameters
-    offload: bool = (
-        False  # run in the threadpool: may simulate (metrics, nodepool node_count/status)
-    )
+    # a read that may simulate (metrics, nodepool node_count/status): in the threadpool when a
+    # metrics engine is attached. Every write runs there anyway (see `_endpoint`).
+    offload: bool = False
 
 
 _U = "/v2/users/{user_id}"
@@ -217,7 +227,9 @@ ROUTES: tuple[R, ...] = (
         body=("nodepools", "action"),
     ),
     R("DELETE", _CC + "/nodepools", "delete_nodepools", "DeleteNodepools", body=("ids",)),
-    R("GET", _NP, "get_nodepool", "GetNodepool"),  # one pool: inline keeps GET fast
+    # one pool, but it may catch up years of simulation after a clock advance, or compile the
+    # kernel: not on the event loop
+    R("GET", _NP, "get_nodepool", "GetNodepool", offload=True),
     R(
         "POST",
         _NP + "/status",
@@ -282,36 +294,53 @@ ROUTES: tuple[R, ...] = (
         offload=True,
     ),
     R("GET", "/local/health", "health", "LocalHealth"),
+    R("GET", "/local/stats", "serving_stats", "LocalStats"),
     R("GET", "/local/clock", "get_clock", "LocalClock"),
     R("POST", "/local/clock/advance", "advance_clock", "LocalClockAdvance", body=("seconds",)),
 )
 
 
-def _endpoint(cp: ControlPlane, route: R) -> Callable[[Request], Awaitable[Response]]:
+def _off_loop(cp: ControlPlane, route: R) -> bool:
+    """Whether the route runs in the threadpool. Writes do (a batch of 7,000 pools, or a PATCH
+    after a clock advance, took seconds); so do reads that may simulate. Health and the clock
+    stay on the loop: they must answer while the rest is busy."""
+    if route.path.startswith("/local/"):
+        return route.method != "GET"  # advancing the clock writes the store
+    if route.method != "GET":
+        return True
+    return route.offload and (cp.metrics is not None or route.handler == "post_metrics")
+
+
+def _endpoint(
+    cp: ControlPlane, route: R, writes: asyncio.Lock
+) -> Callable[[Request], Awaitable[Response]]:
     handler = getattr(cp, route.handler)
     has_body = route.method in ("POST", "PATCH", "DELETE")
+    off_loop = _off_loop(cp, route)
+    is_write = route.method != "GET"
 
-    async def endpoint(request: Request) -> Response:
-        req_id = new_req_id()
+    def answer(req_id: str, method: str, where: str, rq: Rq, raw: bytes) -> Response:
+        """Parse, handle, serialize: everything after the bytes arrived (maybe in a thread)."""
+        if off_loop:
+            lower_priority()  # the event loop first: it answers health checks
         try:
-            params = request.path_params
-            user = params.get("user_id") or "me"
-            rq = Rq(
-                path=params,
-                query=parse_query(request) if request.scope.get("query_string") else {},
-                body=await read_body(request) if has_body else {},
-                user=cp.owner if user == "me" else user,
+            if raw:
+                rq.body = parse_body(raw)
+            result = handler(rq)
+            status = result.pop("status", None) or {"code": C.SUCCESS, "description": "Ok"}
+            status["code"] = int(status["code"])
+            status["req_id"] = req_id
+            return Response(
+                dumps({"status": status, **result}),
+                media_type="application/json",
+                headers={"X-Clarifai-Request-ID": req_id},
             )
-            if route.offload and (cp.metrics is not None or route.handler == "post_metrics"):
-                result = await run_in_threadpool(handler, rq)
-            else:
-                result = handler(rq)
         except Fail as f:
             return error_response(f, req_id)
         except InvalidInput as e:
             return error_response(Fail(C.BAD_REQUEST, str(e)), req_id)
         except sqlite3.OperationalError as e:
-            log.exception("%s %s failed", request.method, request.url.path)
+            log.exception("%s %s failed", method, where)
             full = "full" in str(e)  # "database or disk is full": nothing was written
             return error_response(
                 Fail(
@@ -325,7 +354,7 @@ def _endpoint(cp: ControlPlane, route: R) -> Callable[[Request], Awaitable[Respo
                 req_id,
             )
         except Exception as e:  # never a bare 500 page: a Clarifai status, logged here
-            log.exception("%s %s failed", request.method, request.url.path)
+            log.exception("%s %s failed", method, where)
             return error_response(
                 Fail(
                     C.INTERNAL_SERVER_ISSUE,
@@ -334,14 +363,30 @@ def _endpoint(cp: ControlPlane, route: R) -> Callable[[Request], Awaitable[Respo
                 ),
                 req_id,
             )
-        status = result.pop("status", None) or {"code": C.SUCCESS, "description": "Ok"}
-        status["code"] = int(status["code"])
-        status["req_id"] = req_id
-        return Response(
-            dumps({"status": status, **result}),
-            media_type="application/json",
-            headers={"X-Clarifai-Request-ID": req_id},
-        )
+
+    async def endpoint(request: Request) -> Response:
+        req_id = new_req_id()
+        try:
+            params = request.path_params
+            user = params.get("user_id") or "me"
+            raw = await read_raw_body(request) if has_body else b""
+            rq = Rq(
+                path=params,
+                query=parse_query(request) if request.scope.get("query_string") else {},
+                body={},
+                user=cp.owner if user == "me" else user,
+            )
+        except Fail as f:
+            return error_response(f, req_id)
+        except ClientDisconnect:  # gone (or its body deadline passed): nobody to answer
+            return Response(status_code=400)
+        args = (req_id, request.method, request.url.path, rq, raw)
+        if not off_loop:
+            return answer(*args)
+        if not is_write:
+            return await run_in_threadpool(answer, *args)
+        async with writes:  # one write at a time, as when they all ran on the loop
+            return await run_in_threadpool(answer, *args)
 
     endpoint.__name__ = route.rpc
     return endpoint
@@ -372,18 +417,33 @@ def create_app(
 
     version = _version()
     cp = ControlPlane(store, catalog, clock, metrics, owner=owner, version=version)
+    cp.serving = serving = Serving(simulate=metrics is not None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        serving.start()  # loop monitor, quiet loop errors, simulator warm-up thread
+        try:
+            yield
+        finally:
+            serving.stop()
+
     app = FastAPI(
         title="compute_widgets local control plane",
         version=version,
         docs_url=None,
         redoc_url=None,
         redirect_slashes=False,
+        lifespan=lifespan,
     )
+    writes = asyncio.Lock()
     for r in ROUTES:
-        app.router.routes.append(Route(r.path, _endpoint(cp, r), methods=[r.method], name=r.rpc))
+        app.router.routes.append(
+            Route(r.path, _endpoint(cp, r, writes), methods=[r.method], name=r.rpc)
+        )
     schema = openapi(ROUTES, "compute_widgets local control plane (Clarifai compute API)", version)
     app.openapi = lambda: schema  # type: ignore[method-assign]
     app.state.control_plane = cp
+    app.state.serving = serving  # serving.make_server adds its connection table
 
     async def http_error(request: Request, exc: Exception) -> Response:
         code = getattr(exc, "status_code", 500)

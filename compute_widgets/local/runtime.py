@@ -613,12 +613,10 @@ def build_app(data_dir: Path, token: str, demo: bool = False) -> Any:
 
 
 def _make_uvicorn(app: Any) -> Any:
-    import uvicorn
+    """uvicorn with read deadlines, a connection cap and a loop monitor (`local.serving`)."""
+    from compute_widgets.local.serving import make_server
 
-    config = uvicorn.Config(
-        app, log_level="info", access_log=False, lifespan="on", timeout_graceful_shutdown=5
-    )
-    return uvicorn.Server(config)
+    return make_server(app)
 
 
 def serve(
@@ -634,6 +632,9 @@ def serve(
         dd = prepare_data_dir(data_dir)
         url = f"http://{HOST}:{sock.getsockname()[1]}"
         lock = _hold_serve_lock(dd, url)  # released when this process ends, however it ends
+        from compute_widgets.local.serving import configure_server_log
+
+        configure_server_log(dd / LOG_FILE)  # rotated: 1 MB x 3, stdout/stderr included
         token = new_token(dd)
         app = build_app(dd, token, demo)
         server = _make_uvicorn(app)

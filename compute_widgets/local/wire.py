@@ -152,6 +152,11 @@ def parse_query(request: Request) -> dict[str, list[str]]:
 
 
 async def read_body(request: Request) -> dict[str, Any]:
+    return parse_body(await read_raw_body(request))
+
+
+async def read_raw_body(request: Request) -> bytes:
+    """The body's bytes, at most `MAX_BODY` (parsing is separate: it may run off the loop)."""
     chunks = []
     size = 0
     async for chunk in request.stream():
@@ -163,7 +168,11 @@ async def read_body(request: Request) -> dict[str, Any]:
                 http=413,
             )
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The JSON object of a request body, keys in snake_case; `Fail` if it is not one."""
     if not raw.strip():
         return {}
     try:
