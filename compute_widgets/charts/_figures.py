@@ -637,7 +637,7 @@ def compare(
             fig.update_xaxes(matches=bottom, showticklabels=False, row=r, col=c)
     if table:
         fig.add_trace(_kpi_table(results[0][2], results[1][2], names), row=rows, col=1)
-    apply_layout(fig, title, (height or 1050 if table else 780) + LEGEND_ROWS_PX)
+    apply_layout(fig, title, height or (1050 if table else 780) + LEGEND_ROWS_PX)
     fig.update_xaxes(type="date")
     for r, (_key, label) in enumerate(panels, start=1):
         fig.update_yaxes(title_text=label, rangemode="tozero", row=r, col=1)
