@@ -98,10 +98,13 @@ def test_aliases_within_the_budget_still_load():
             copy: *base
             merged: {<<: *base, tier: silver}
         """)
-    (kind, pool), = load_documents(text, check=True)
+    ((kind, pool),) = load_documents(text, check=True)
     assert kind == "nodepool"
     assert pool.metadata["copy"] == {"team": "ml", "tier": "gold"}
-    assert pool.metadata["merged"] == {"team": "ml", "tier": "silver"}  # a merge key may be overridden
+    assert pool.metadata["merged"] == {
+        "team": "ml",
+        "tier": "silver",
+    }  # a merge key may be overridden
     assert [int(k) for k in pool.node_capacity_type.capacity_types] == [2, 1]
 
 
@@ -135,7 +138,9 @@ def test_duplicate_key_is_refused_naming_both_lines():
 def test_duplicate_key_on_one_line_and_in_free_metadata():
     with pytest.raises(ConfigError, match=r"line 1: the key 'a' appears twice .*first on line 1"):
         load_documents("nodepool: {a: 1, a: 2}\n")
-    with pytest.raises(ConfigError, match=r"line 8: the key 'team' appears twice .*first on line 7"):
+    with pytest.raises(
+        ConfigError, match=r"line 8: the key 'team' appears twice .*first on line 7"
+    ):
         load_documents(POOL + "  metadata:\n    team: a\n    team: b\n")
 
 
@@ -152,7 +157,9 @@ def test_camel_and_snake_spelling_of_one_field_is_refused():
 
 def test_deep_nesting_and_huge_integers_are_config_errors():
     deep = POOL + "  metadata:\n    x: " + "[" * 5000 + "]" * 5000 + "\n"
-    with pytest.raises(ConfigError, match=r"^<config> line 7: the text is nested more than 64 levels"):
+    with pytest.raises(
+        ConfigError, match=r"^<config> line 7: the text is nested more than 64 levels"
+    ):
         load_documents(deep)
     huge = POOL.replace("max_instances: 1", "max_instances: " + "9" * 5000)
     with pytest.raises(ConfigError, match=r"^<config> line 5: a number with 5,000 digits"):
@@ -174,8 +181,11 @@ def _pool(**kw):
 @pytest.mark.parametrize("value", [2**32, 2**64, 10**30])
 @pytest.mark.parametrize("field", ["min_instances", "max_instances", "warm_instances"])
 def test_uint32_fields_refuse_values_beyond_the_wire(field, value):
-    pool = _pool(**{field: value}) if field != "min_instances" else _pool(
-        min_instances=value, max_instances=UINT32_MAX)
+    pool = (
+        _pool(**{field: value})
+        if field != "min_instances"
+        else _pool(min_instances=value, max_instances=UINT32_MAX)
+    )
     assert [(p.field, p.message) for p in pool.problems()] == [
         (field, f"{field} ({value}) does not fit the wire's uint32: use 0 to {UINT32_MAX}")
     ]
@@ -186,12 +196,14 @@ def test_uint32_boundary_is_accepted():
 
 
 def test_nested_uint32_fields_are_checked_too():
-    dep = m.Deployment.from_wire({
-        "id": "d1",
-        "worker": {"model": {"id": "m", "user_id": "u", "app_id": "a"}},
-        "nodepools": [{"id": "np1", "compute_cluster": {"id": "cc1"}, "max_instances": 2**40}],
-        "autoscale_config": {"max_replicas": 2**33, "scale_up_delay_seconds": 10**30},
-    })
+    dep = m.Deployment.from_wire(
+        {
+            "id": "d1",
+            "worker": {"model": {"id": "m", "user_id": "u", "app_id": "a"}},
+            "nodepools": [{"id": "np1", "compute_cluster": {"id": "cc1"}, "max_instances": 2**40}],
+            "autoscale_config": {"max_replicas": 2**33, "scale_up_delay_seconds": 10**30},
+        }
+    )
     assert {p.field for p in dep.problems()} == {
         "nodepools[0].max_instances",
         "autoscale_config.max_replicas",
@@ -265,7 +277,10 @@ def test_server_accepts_uint32_max_and_refuses_a_patch_beyond(http, cc, uid):
         json={"action": "merge", "nodepools": [{"id": np_id, "min_instances": 2**32}]},
     )
     assert r.status_code == 400
-    assert f"min_instances ({2**32}) does not fit the wire's uint32" in r.json()["status"]["description"]
+    assert (
+        f"min_instances ({2**32}) does not fit the wire's uint32"
+        in r.json()["status"]["description"]
+    )
     got = http.get(f"/v2/users/me/compute_clusters/{cc}/nodepools/{np_id}").json()
     assert got["nodepool"].get("min_instances", 0) == 0
 
@@ -287,7 +302,12 @@ def test_page_numbers_are_ascii_digits_only(http, key, value):
 
 
 def test_page_numbers_in_ascii_still_work(http):
-    assert http.get("/v2/users/me/compute_clusters", params={"page": "01", "per_page": "2"}).status_code == 200
+    assert (
+        http.get(
+            "/v2/users/me/compute_clusters", params={"page": "01", "per_page": "2"}
+        ).status_code
+        == 200
+    )
     r = http.get("/v2/users/me/compute_clusters", params={"page": "9" * 5000})
     assert r.status_code == 400
     assert r.json()["status"]["description"] == (
@@ -295,15 +315,28 @@ def test_page_numbers_in_ascii_still_work(http):
     )
 
 
-@pytest.mark.parametrize(("raw", "shown"), [("a\x00b", "a\\x00b"), ("a\x1b[31mred", "a\\x1b[31mred"),
-                                            ("a\u202eb", "a\\u202eb"), ("a\nb", "a\\nb")])
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("a\x00b", "a\\x00b"),
+        ("a\x1b[31mred", "a\\x1b[31mred"),
+        ("a\u202eb", "a\\u202eb"),
+        ("a\nb", "a\\nb"),
+    ],
+)
 def test_control_characters_in_ids_are_echoed_escaped(http, cc, raw, shown):
     r = http.get(f"/v2/users/me/compute_clusters/{cc}/nodepools/{quote(raw, safe='')}")
     assert r.status_code == 404
     desc = r.json()["status"]["description"]
     assert desc == f"Nodepool '{shown}' not found in compute cluster '{cc}'."
-    r = http.post("/v2/users/me/compute_clusters", json={"compute_clusters": [
-        {"id": raw, "cloud_provider": {"id": "aws"}, "region": "us-east-1"}]})
+    r = http.post(
+        "/v2/users/me/compute_clusters",
+        json={
+            "compute_clusters": [
+                {"id": raw, "cloud_provider": {"id": "aws"}, "region": "us-east-1"}
+            ]
+        },
+    )
     assert r.status_code == 400
     desc = r.json()["status"]["description"]
     assert desc.startswith(f"compute_clusters[0]: id '{shown}' contains ")
@@ -343,7 +376,8 @@ def _usage_error(ip, capsys, code: str) -> str:
 def test_magic_np_create_refuses_a_20_digit_max(ip, client, cc, uid, capsys):
     np_id = uid("np")
     msg = _usage_error(
-        ip, capsys,
+        ip,
+        capsys,
         f"%compute np create {cc} {np_id} --instance t3a.medium --max 99999999999999999999",
     )
     assert msg == (
@@ -354,7 +388,9 @@ def test_magic_np_create_refuses_a_20_digit_max(ip, client, cc, uid, capsys):
 
 
 def test_magic_numbers_are_ascii_digits(ip, cc, uid, capsys):
-    msg = _usage_error(ip, capsys, f"%compute np create {cc} {uid('np')} --instance t3a.medium --max \u0663")
+    msg = _usage_error(
+        ip, capsys, f"%compute np create {cc} {uid('np')} --instance t3a.medium --max \u0663"
+    )
     assert "argument --max: expected a whole number in digits 0-9, got '\u0663'" in msg
 
 
