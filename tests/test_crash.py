@@ -146,6 +146,7 @@ def test_sigkill_during_concurrent_creates_loses_no_acknowledged_write(tmp_path)
         stop_server(handle)  # reaps the killed process, removes the stale runtime file
 
         handle = start_server(dd)
+        headers = {"Authorization": f"Key {handle.token}"}  # a fresh token at every start
         with httpx.Client(base_url=handle.url, headers=headers, timeout=30) as http:
             pools = _list_all(
                 http, f"/v2/users/me/compute_clusters/{CLUSTER}/nodepools", "nodepools"

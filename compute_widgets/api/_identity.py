@@ -82,7 +82,10 @@ class _Handshake:
         except (ValueError, AttributeError):
             got = None
         if not isinstance(got, str) or not hmac.compare_digest(got, proof(self.token, self.nonce)):
-            raise self.failure("its proof does not match the token of the runtime file")
+            raise self.failure(
+                "its proof does not match this client's token: another process on the port, "
+                "or a wrong token"
+            )
 
     def failure(self, why: str) -> httpcore.ConnectError:
         return httpcore.ConnectError(
