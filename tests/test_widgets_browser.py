@@ -72,9 +72,9 @@ def test_clusters_table_opens_cluster_and_nodepool_pages(client, uid):
     info = b.nodepool_info.value
     assert "g5.xlarge" in info and "0 to 2 nodes" in info and "on-demand" in info
     assert dep.id in b.deployments_table.value
-    assert set(b.figures) == {"utilization", "scaling_history"}
-    assert len(b.charts.outputs) == 2  # the two plotly figures, as static go.Figure outputs
-    assert all("application/vnd.plotly.v1+json" in o["data"] for o in b.charts.outputs)
+    # a pool created just now has no history: words in the charts' place (issue 13 #2)
+    assert b.figures == {} and b.charts.outputs == ()
+    assert "history yet" in b.chart_note.value
     assert f"nodepool {cc.id}/{np.id}" in repr(b)
     # breadcrumb back
     crumbs = buttons(b.breadcrumb)
@@ -208,3 +208,35 @@ def test_default_shared_cluster_is_listed_and_read_only(client):
     buttons(b.clusters_box)[shared[0].id].click()
     assert b.page == "cluster" and "no setup" in b.cluster_info.value
     assert b.delete_cluster_button.disabled and b.new_nodepool_button.disabled
+
+
+def plotly_outputs(b) -> list[dict]:
+    return [o for o in b.charts.outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
+
+
+def test_new_pool_page_says_no_history_in_words_after_save_then_charts(fresh_server, uid):
+    """Issue 13 #2: a fresh pool's page (and the page Save redraws) shows one line of words
+    instead of two empty figures; once the pool has run, the two figures come back."""
+    from compute_widgets.api.client import ComputeClient
+
+    with ComputeClient(fresh_server.url, fresh_server.token, user_id="me") as client:
+        cc, np, _ = make_pool(client, uid)
+        b = ComputeBrowser(client)
+        b.open_nodepool(cc.id, np.id)
+        assert b.page == "nodepool" and b.status.kind == "ok", b.status.text
+        words = b.chart_note.value
+        assert "history yet" in words and "Charts appear once" in words, words
+        assert plotly_outputs(b) == [] and b.figures == {}
+        b.edit_max.value = 3
+        b.save_button.click()
+        assert b.status.kind == "ok" and b.status.text.startswith("Saved nodepool"), b.status.text
+        assert "0 to 3 nodes" in b.nodepool_info.value
+        assert "history yet" in b.chart_note.value  # the page Save redrew: still words
+        assert plotly_outputs(b) == [] and b.figures == {}
+        client.advance_clock(2 * 3600)
+        b.refresh()
+        assert b.status.kind == "ok", b.status.text
+        assert b.chart_note.value == ""
+        titles = [o["data"]["text/plain"] for o in plotly_outputs(b)]
+        assert titles == ["<Figure: Utilization>", "<Figure: Nodepool scaling history>"]
+        assert b.charts.layout.min_width == "700px"  # never drawn narrower than the figures

@@ -35,6 +35,9 @@ __all__ = ["ComputeBrowser"]
 HISTORY_WINDOW = dt.timedelta(hours=24)
 """How much history the nodepool page charts (5-minute resolution: 288 points)."""
 
+CHART_WIDTH_PX = 700
+"""The width the page's charts are drawn at, at least (plotly's own default width)."""
+
 SHARED_CLUSTER_NOTE = (
     "Clarifai's default shared (serverless) compute: Clarifai's own models run here with no "
     "setup and scale automatically. Your own models need a dedicated cluster."
@@ -195,7 +198,12 @@ class ComputeBrowser(ViewBase):
         self.delete_nodepool_button.on_click(lambda _b: self._ask_delete("nodepool"))
         self.nodepool_confirm = W.VBox([])
         self.nodepool_wizard_area = W.VBox([])
-        self.charts = W.Output()
+        # a new pool's charts would be two empty figures: one line of words instead
+        self.chart_note = W.HTML()
+        self.chart_note.add_class("cw-chart-note")
+        # at least the figures' 700 px: plotly sizes a figure to its container once, when it is
+        # drawn, and a content-sized container (the page's widest row, ~400 px) shrank it
+        self.charts = W.Output(layout=W.Layout(width="100%", min_width=f"{CHART_WIDTH_PX}px"))
         self.charts.add_class("cw-charts")
         self.nodepool_page = W.VBox(
             [
@@ -210,6 +218,7 @@ class ComputeBrowser(ViewBase):
                 W.HTML("<b>Deployments</b>"),
                 self.deployments_table,
                 W.HTML("<b>Utilization and scaling history</b>"),
+                self.chart_note,
                 self.charts,
             ]
         )
@@ -492,6 +501,7 @@ class ComputeBrowser(ViewBase):
             "deployments": deployments,
             "figures": {},
             "chart_error": "",
+            "chart_note": "",
         }
         try:
             end = self._now()
@@ -503,10 +513,14 @@ class ComputeBrowser(ViewBase):
             from compute_widgets import charts
 
             out["history"], out["events"] = history, events
-            out["figures"] = {
-                "utilization": charts.utilization(history),
-                "scaling_history": charts.scaling_history(history, events),
-            }
+            note = charts.history_note(history)
+            if note:  # nothing to chart yet: words, not two figures of words
+                out["chart_note"] = note
+            else:
+                out["figures"] = {
+                    "utilization": charts.utilization(history),
+                    "scaling_history": charts.scaling_history(history, events),
+                }
         except Exception as exc:  # the page still shows; the chart area says why it is empty
             from ._base import one_line
 
@@ -570,6 +584,8 @@ class ComputeBrowser(ViewBase):
         mine = isinstance(self.wizard, DeploymentWizard) and self.wizard.nodepool_id == np.id
         if not mine or (self.wizard.done and not keep_wizard):
             self.nodepool_wizard_area.children = []
+        note = data.get("chart_note", "")
+        set_message(self.chart_note, note, kind="")
         show_figures(
             self.charts,
             self.figures.values(),
