@@ -6,7 +6,9 @@ and await ``widget.wait()`` — the two paths a notebook and a script take.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import httpx
 import pytest
@@ -512,20 +514,20 @@ def fill_deployment(w: DeploymentWizard, model_id: str, dep_id: str) -> None:
 
 
 def test_deployment_wizard_creates_deployment(client, uid):
+    """A model typed by hand (not in the catalog): deployed unpinned, as typed."""
     cc, np = make_nodepool(client, uid)
     w = DeploymentWizard(np, client)
     assert w.action.disabled  # no model yet
     assert (w.scale_up_delay.value, w.scale_down_delay.value) == (300, 300)
     assert (w.scale_to_zero_delay.value, w.traffic_history.value) == (3600, 600)
-    assert (
-        w.scheduling.value == "PERFORMANCE"
-        and "UNKNOWN_SCHEDULING_CHOICE" not in w.scheduling.options
-    )
+    assert w.scheduling.value == "PERFORMANCE"
     w.model_field.value = "llama"
     assert w.deployment_id.value == "deploy-llama"  # suggested until the user types one
     dep_id = uid("dep")
     fill_deployment(w, "llama", dep_id)
-    w.version_id.value = "v1"
+    # me/main/llama is no model of the catalog: said under the version, deployable unpinned
+    assert w.version.options == (("Newest version (not pinned)", ""),)
+    assert "No model 'llama' in app 'main' of 'me' was found" in w.version_status.text
     w.min_replicas.value, w.max_replicas.value = 1, 3
     w.scheduling.value = "PREFER_SPOT"
     assert not w.action.disabled, w.problems
@@ -533,14 +535,14 @@ def test_deployment_wizard_creates_deployment(client, uid):
     assert w.status.kind == "ok" and w.status.text.startswith(f"Created deployment {dep_id}")
     got = client.get_deployment(dep_id)
     assert got.worker.model.id == "llama" and got.worker.model.app_id == "main"
-    assert got.worker.model.model_version.id == "v1"
+    assert got.worker.model.model_version is None
     assert (got.autoscale_config.min_replicas, got.autoscale_config.max_replicas) == (1, 3)
     assert got.autoscale_config.scale_to_zero_delay_seconds == 3600
     assert got.scheduling_choice == m.SchedulingChoice.PREFER_SPOT
     pools = got.nodepools or got.deployment_nodepools
     assert [(p.id, p.compute_cluster.id) for p in pools] == [(np.id, cc.id)]
     command = (
-        f"%compute deployments create {np.id} {dep_id} --cluster {cc.id} --model me/main/llama/v1"
+        f"%compute deployments create {np.id} {dep_id} --cluster {cc.id} --model me/main/llama"
     )
     assert command + " --min-replicas 1 --max-replicas 3" in w.result.value
 
@@ -600,3 +602,134 @@ async def test_async_cluster_wizard_waits_for_the_nodepool_step(client, uid):
     assert w.step == 1 and w.nodepool_wizard is not None
     assert w.nodepool_wizard.types and w.nodepool_wizard.status.kind == "ok"
     assert [c.id for c in client.list_clusters()].count(cc_id) == 1
+
+
+# --- DeploymentWizard: the model picker (issue 13 #9) -----------------------------------------
+
+
+def result_labels(w: DeploymentWizard) -> list[str]:
+    return [label for label, _key in w.model_results.options]
+
+
+def test_deployment_wizard_picks_a_model_from_the_catalog(client, uid):
+    cc, np = make_nodepool(client, uid)
+    w = DeploymentWizard(np, client)
+    w.model_search.value = "llama"
+    assert [label.split(" — ")[0] for label in result_labels(w)] == [
+        "meta / Llama-3 / Llama-3_2-3B-Instruct",
+        "meta / Llama-3 / llama-3_1-8b-instruct",
+        "meta / Llama-2 / llama2-7b-chat",
+        "meta / Llama-2 / llama2-13b-chat",
+    ]
+    assert result_labels(w)[2] == "meta / Llama-2 / llama2-7b-chat — Meta's Llama 2 7B fine-tuned for dialogue."
+    assert w.search_status.text == "4 models match 'llama': choose one"
+    assert w.model_results.value is None and w.action.disabled  # nothing chosen yet
+
+    w.model_results.value = "meta/Llama-3/llama-3_1-8b-instruct"  # a click on the second row
+    versions = client.list_model_versions("llama-3_1-8b-instruct", "meta", "Llama-3")
+    assert len(versions) == 2
+    assert [value for _label, value in w.version.options] == [v.id for v in versions]
+    assert w.version.options[0][0].startswith(
+        versions[0].created_at.strftime("%Y-%m-%d")
+    ) and w.version.options[0][0].endswith("(newest) — Served with vLLM; longer default context.")
+    assert w.version.value == versions[0].id  # the newest is preselected
+    assert (w.user_id.value, w.app_id.value, w.model_field.value) == (
+        "meta",
+        "Llama-3",
+        "llama-3_1-8b-instruct",
+    )
+    w.version.value = versions[1].id  # the older version, on purpose
+    dep_id = uid("dep")
+    w.deployment_id.value = dep_id
+    assert not w.action.disabled, w.problems
+    w.click()
+    assert w.status.kind == "ok", w.status.text
+
+    got = client.get_deployment(dep_id).worker.model  # read back from the server
+    assert (got.user_id, got.app_id, got.id, got.model_version.id) == (
+        "meta",
+        "Llama-3",
+        "llama-3_1-8b-instruct",
+        versions[1].id,
+    )
+    assert "Best performance (Clarifai's default)" in html.unescape(w.result.value)
+    assert f"meta/Llama-3/llama-3_1-8b-instruct/{versions[1].id}" in w.result.value
+
+
+def test_search_that_matches_nothing_says_so_and_typing_again_lists_again(client, uid):
+    w = DeploymentWizard((uid("cc"), uid("np")), client)
+    w.model_search.value = "no-such-model"
+    assert w.model_results.options == ()
+    assert w.search_status.text.startswith("No model matches 'no-such-model'")
+    w.model_search.value = "whisper"
+    assert result_labels(w) == [
+        "openai / whisper / whisper-large-v3 — OpenAI's Whisper large-v3 speech recognition and translation."
+    ]
+
+
+def test_typing_the_model_by_hand_finds_its_versions_and_drops_the_list_choice(client, uid):
+    w = DeploymentWizard((uid("cc"), uid("np")), client)
+    w.model_search.value = "face"
+    w.model_results.value = "clarifai/main/face-detection"
+    assert w.chosen is not None and len(w.version.options) == 2
+    w.model_field.value = "general-image-recognition"  # same owner and app, another model
+    assert w.chosen is None and w.model_results.value is None
+    assert [value for _label, value in w.version.options] == ["aa7f35c01e0642fda5cf400f543e7c40"]
+    w.model_field.value = ""
+    assert w.version.options == (("Newest version (not pinned)", ""),) and w.action.disabled
+
+
+def test_scheduling_offers_words_and_no_fail(client, uid):
+    w = DeploymentWizard((uid("cc"), uid("np")), client)
+    labels = dict((value, label) for label, value in w.scheduling.options)
+    assert labels["PERFORMANCE"] == "Best performance (Clarifai's default)"
+    assert labels["PREFER_SPOT"].startswith("Prefer spot")
+    assert "FAIL" not in labels and "UNKNOWN_SCHEDULING_CHOICE" not in labels
+    assert all(label != value and "_" not in label for value, label in labels.items())
+
+
+@pytest.fixture
+def ip_with_client(client):
+    """An IPython shell with %compute loaded and the session server's client."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryAccessor.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    shell.extension_manager.load_extension("compute_widgets")
+    shell.magics_manager.registry["ComputeMagics"].client = client
+    yield shell
+    shell.extension_manager.unload_extension("compute_widgets")
+    InteractiveShell.clear_instance()
+
+
+def test_the_cards_command_recreates_the_same_worker(ip_with_client, client, uid):
+    """The result card's `%compute deployments create` line deploys the same model version."""
+    cc, np = make_nodepool(client, uid)
+    w = DeploymentWizard(np, client)
+    w.model_search.value = "mistral"
+    w.model_results.value = "mistralai/completion/mistral-7B-Instruct"
+    w.version.value = w.version.options[1][1]
+    w.deployment_id.value = dep_id = uid("dep")
+    w.click()
+    first = client.get_deployment(dep_id).worker.model
+    command = re.search(r"%compute deployments create [^<\n]+", w.result.value).group(0)
+    client.delete_deployment(dep_id)
+    ip_with_client.run_line_magic("compute", html.unescape(command).removeprefix("%compute "))
+    again = client.get_deployment(dep_id).worker.model
+    assert again == first and again.model_version.id == w.version.options[1][1]
+
+
+async def test_async_search_follows_the_last_text_typed(client, uid):
+    """In a kernel the search runs as a task; keys typed meanwhile are searched once it ends."""
+    w = DeploymentWizard((uid("cc"), uid("np")), client)
+    await w.wait()
+    w.model_search.value = "l"
+    w.model_search.value = "ll"
+    w.model_search.value = "llama 3.2"  # typed while the first search is in flight
+    await w.wait()
+    assert [key for _label, key in w.model_results.options] == ["meta/Llama-3/Llama-3_2-3B-Instruct"]
+    w.model_results.value = "meta/Llama-3/Llama-3_2-3B-Instruct"
+    await w.wait()
+    assert len(w.version.options) == 1 and w.version.value

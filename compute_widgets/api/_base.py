@@ -656,6 +656,89 @@ class BaseClient:
         items = [m.InstanceType.from_wire(x) for x in data.get("instance_types") or []]
         return ResultList(items, m.InstanceType)
 
+    # models to deploy (ListModels, GetModel, ListModelVersions) ---------------------------------
+
+    def _models_path(self, user_id: str | None, app_id: str | None) -> str:
+        """/v2/models (every public model), /v2/users/{u}/models or /v2/users/{u}/apps/{a}/models."""
+        if not user_id:
+            return "/v2/models"
+        path = f"/v2/users/{_seg(user_id)}"
+        return f"{path}/apps/{_seg(app_id)}/models" if app_id else f"{path}/models"
+
+    def _model_list_call(
+        self,
+        query: str,
+        user_id: str | None,
+        app_id: str | None,
+        model_type_id: str | None,
+        page: int,
+        per_page: int,
+    ) -> Call:
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        if query.strip():
+            params["search"] = query.strip()  # `query` and `name` are deprecated in the proto
+        if model_type_id:
+            params["model_type_id"] = model_type_id
+        return Call("GET", self._models_path(user_id, app_id), params)
+
+    def _model_pages(
+        self,
+        query: str,
+        user_id: str | None,
+        app_id: str | None,
+        model_type_id: str | None,
+        per_page: int = PER_PAGE,
+    ) -> Pages[m.Model]:
+        return Pages(
+            lambda page: self._model_list_call(
+                query, user_id, app_id, model_type_id, page, per_page
+            ),
+            lambda d: [m.Model.from_wire(x) for x in d.get("models") or []],
+            per_page,
+            m.Model,
+        )
+
+    def _search_models(self, query: str, per_page: int) -> Op[ResultList[m.Model]]:
+        """One page of the caller's own models and one of the public ones matching `query`
+        (the caller's first, each model once): what a model picker lists."""
+        calls = [
+            self._model_list_call(query, self.user_id, None, None, 1, per_page),
+            self._model_list_call(query, None, None, None, 1, per_page),
+        ]
+        answers = yield calls
+        seen: set[tuple[str, str, str]] = set()
+        found: list[m.Model] = []
+        for data in answers:
+            for x in data.get("models") or []:
+                model = m.Model.from_wire(x)
+                key = (model.user_id, model.app_id, model.id)
+                if key not in seen:
+                    seen.add(key)
+                    found.append(model)
+        return ResultList(found, m.Model)
+
+    def _model_path(self, model_id: str, user_id: str | None, app_id: str | None) -> str:
+        if bool(user_id) != bool(app_id):
+            raise InvalidInput(
+                [Problem("app_id", "give both user_id and app_id of the model, or neither")]
+            )
+        return f"{self._models_path(user_id, app_id)}/{_seg(model_id)}"
+
+    def _get_model(self, model_id: str, user_id: str | None, app_id: str | None) -> Op[m.Model]:
+        data = yield Call("GET", self._model_path(model_id, user_id, app_id))
+        return m.Model.from_wire(data.get("model") or {})
+
+    def _model_version_pages(
+        self, model_id: str, user_id: str | None, app_id: str | None, per_page: int = PER_PAGE
+    ) -> Pages[m.ModelVersion]:
+        path = f"{self._model_path(model_id, user_id, app_id)}/versions"
+        return Pages(
+            lambda page: Call("GET", path, {"page": page, "per_page": per_page}),
+            lambda d: [m.ModelVersion.from_wire(x) for x in d.get("model_versions") or []],
+            per_page,
+            m.ModelVersion,
+        )
+
     # observability -----------------------------------------------------------------------------
 
     def _metrics_call(

@@ -26,6 +26,7 @@ an exception (httpx's exceptions are not chained into ours: they can carry the r
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
@@ -301,6 +302,56 @@ class ComputeClient(BaseClient):
         self, provider_id: str = "all", region: str = "all"
     ) -> ResultList[m.InstanceType]:
         return self._run(self._list_instance_types(provider_id, region))
+
+    # models to deploy ------------------------------------------------------------------------
+
+    def list_models(
+        self,
+        query: str = "",
+        *,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        model_type_id: str | None = None,
+        limit: int | None = None,
+    ) -> ResultList[m.Model]:
+        """Models whose id, owner, name or description match `query` (every word): the public
+        ones (ListModels on /v2/models), or those of `user_id` (and its app `app_id`).
+        `limit` stops after that many (Clarifai's community has thousands)."""
+        per_page = min(PER_PAGE, limit) if limit else PER_PAGE
+        found = self.iter_models(
+            query, user_id=user_id, app_id=app_id, model_type_id=model_type_id, per_page=per_page
+        )
+        return ResultList(itertools.islice(found, limit) if limit else found, m.Model)
+
+    def iter_models(
+        self,
+        query: str = "",
+        *,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        model_type_id: str | None = None,
+        per_page: int = PER_PAGE,
+    ) -> Iterator[m.Model]:
+        return self._iter(self._model_pages(query, user_id, app_id, model_type_id, per_page))
+
+    def search_models(self, query: str = "", per_page: int = 20) -> ResultList[m.Model]:
+        """The caller's own models, then the public ones, matching `query`: one page of each."""
+        return self._run(self._search_models(query, per_page))
+
+    def get_model(
+        self, model_id: str, user_id: str | None = None, app_id: str | None = None
+    ) -> m.Model:
+        """One model with its newest version (`model_version`); without user_id/app_id, the
+        public model with that id."""
+        return self._run(self._get_model(model_id, user_id, app_id))
+
+    def list_model_versions(
+        self, model_id: str, user_id: str | None = None, app_id: str | None = None
+    ) -> ResultList[m.ModelVersion]:
+        """The versions of a model, newest first."""
+        return ResultList(
+            self._iter(self._model_version_pages(model_id, user_id, app_id)), m.ModelVersion
+        )
 
     # observability ---------------------------------------------------------------------------
 
@@ -623,6 +674,51 @@ class AsyncComputeClient(BaseClient):
         self, provider_id: str = "all", region: str = "all"
     ) -> ResultList[m.InstanceType]:
         return await self._run(self._list_instance_types(provider_id, region))
+
+    # models to deploy ------------------------------------------------------------------------
+
+    async def list_models(
+        self,
+        query: str = "",
+        *,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        model_type_id: str | None = None,
+        limit: int | None = None,
+    ) -> ResultList[m.Model]:
+        per_page = min(PER_PAGE, limit) if limit else PER_PAGE
+        found: list[m.Model] = []
+        async for model in self.iter_models(
+            query, user_id=user_id, app_id=app_id, model_type_id=model_type_id, per_page=per_page
+        ):
+            found.append(model)
+            if limit and len(found) >= limit:
+                break
+        return ResultList(found, m.Model)
+
+    def iter_models(
+        self,
+        query: str = "",
+        *,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        model_type_id: str | None = None,
+        per_page: int = PER_PAGE,
+    ) -> AsyncIterator[m.Model]:
+        return self._iter(self._model_pages(query, user_id, app_id, model_type_id, per_page))
+
+    async def search_models(self, query: str = "", per_page: int = 20) -> ResultList[m.Model]:
+        return await self._run(self._search_models(query, per_page))
+
+    async def get_model(
+        self, model_id: str, user_id: str | None = None, app_id: str | None = None
+    ) -> m.Model:
+        return await self._run(self._get_model(model_id, user_id, app_id))
+
+    async def list_model_versions(
+        self, model_id: str, user_id: str | None = None, app_id: str | None = None
+    ) -> ResultList[m.ModelVersion]:
+        return await self._collect(self._model_version_pages(model_id, user_id, app_id))
 
     # observability ---------------------------------------------------------------------------
 

@@ -58,6 +58,8 @@ class StatusCode(IntEnum):
     CONN_DOES_NOT_EXIST = 11101
     CONN_INVALID_REQUEST = 11102
     CONN_METHOD_NOT_ALLOWED = 11103
+    MODEL_TRAINED = 21100  # a model version's status: ready to serve
+    MODEL_DOES_NOT_EXIST = 21200  # GetModel / ListModelVersions of an unknown model or version
     RUNNER_DOES_NOT_EXIST = 25600
     RUNNER_PERMISSION_DENIED = 25601
     RUNNER_INVALID_ARGUMENT = 25602

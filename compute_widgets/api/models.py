@@ -65,6 +65,7 @@ __all__ = [
     "MetricSeries",
     "MetricSeriesLabel",
     "MetricType",
+    "Model",
     "ModelRef",
     "ModelVersion",
     "NodeCapacityType",
@@ -988,7 +989,17 @@ class AutoscaleConfig(WireModel):
 
 
 class ModelVersion(WireModel):
+    """A model version: only `id` when a deployment's worker names it; ListModelVersions and
+    GetModel fill the rest (`status` stays the raw {code, description} dict: a version's
+    status codes are model codes such as 21100 MODEL_TRAINED, not compute ones)."""
+
     id: str = ""
+    description: str = ""
+    created_at: Timestamp | None = None
+    status: dict[str, Any] = Field(default_factory=dict)
+    visibility: Visibility | None = None
+    app_id: str = ""
+    user_id: str = ""
 
 
 class ModelRef(WireModel):
@@ -1190,3 +1201,43 @@ class MetricSeries(WireModel):
     def label_dict(self) -> dict[str, str]:
         """{"NODEPOOL_ID": "np1", "capacity_type": "spot"}: names as strings."""
         return {getattr(lb.name, "name", lb.name): lb.value for lb in self.labels}
+
+
+# --------------------------------------------------------------------------------------------
+# Models to deploy (ListModels / GetModel / ListModelVersions)
+# --------------------------------------------------------------------------------------------
+
+
+class Model(WireModel):
+    """A model of Clarifai's catalog (read-only here): what a deployment's worker can serve.
+
+    `model_version` is the newest version (GetModel, ListModels). `ref()` gives the worker's
+    `ModelRef` for it or for a chosen version.
+    """
+
+    id: str = ""
+    name: str = ""
+    user_id: str = ""
+    app_id: str = ""
+    model_type_id: str = ""
+    description: str = ""
+    notes: str = ""
+    created_at: Timestamp | None = None
+    modified_at: Timestamp | None = None
+    visibility: Visibility | None = None
+    model_version: ModelVersion | None = None
+    toolkits: list[str] = Field(default_factory=list)
+    use_cases: list[str] = Field(default_factory=list)
+    version_count: int = 0
+
+    @property
+    def path(self) -> str:
+        """ "owner / app / model", as the picker shows it."""
+        return " / ".join(x for x in (self.user_id, self.app_id, self.id) if x)
+
+    def ref(self, version_id: str | None = None) -> ModelRef:
+        """The worker's reference to this model at `version_id` (default: the newest version)."""
+        vid = version_id if version_id is not None else (
+            self.model_version.id if self.model_version is not None else "")
+        return ModelRef(id=self.id, user_id=self.user_id, app_id=self.app_id,
+                        model_version=ModelVersion(id=vid) if vid else None)

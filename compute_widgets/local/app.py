@@ -83,6 +83,7 @@ from compute_widgets.local.crud import (
 )
 from compute_widgets.local.guard import Guard
 from compute_widgets.local.local_only import LocalOnly
+from compute_widgets.local.models_catalog import ModelsCatalog
 from compute_widgets.local.observability import Observability
 from compute_widgets.local.openapi import openapi
 from compute_widgets.local.providers import Providers
@@ -135,7 +136,7 @@ __all__ = [  # the names other code imports from here (the module was one file b
 log = logging.getLogger("compute_widgets.local")
 
 
-class ControlPlane(Providers, Resources, Observability, LocalOnly):
+class ControlPlane(Providers, ModelsCatalog, Resources, Observability, LocalOnly):
     """The handlers. One method per RPC; each gets an `Rq` and returns the body (no status).
     The shared state and lookups are in `crud.Plane`; the handlers, one mixin per concern."""
 
@@ -167,6 +168,9 @@ _U = "/v2/users/{user_id}"
 _CC = _U + "/compute_clusters/{cc}"
 _NP = _CC + "/nodepools/{np}"
 PAGING = ("page", "per_page")
+_APP = _U + "/apps/{app_id}"
+_MODEL = _APP + "/models/{model_id}"
+_MODEL_QUERY = (*PAGING, "search", "model_type_id")
 
 ROUTES: tuple[R, ...] = (
     R("GET", "/v2/cloud_providers", "list_providers", "ListCloudProviders"),
@@ -177,6 +181,27 @@ ROUTES: tuple[R, ...] = (
         "list_instance_types",
         "ListInstanceTypes",
     ),
+    # models to deploy (models_catalog.py): Clarifai's app-scoped and unscoped bindings
+    R("GET", "/v2/models", "list_models", "ListModels", query=_MODEL_QUERY),
+    R("GET", _U + "/models", "list_models", "ListModelsOfUser", query=_MODEL_QUERY),
+    R("GET", _APP + "/models", "list_models", "ListModelsOfApp", query=_MODEL_QUERY),
+    R("GET", "/v2/models/{model_id}", "get_model", "GetModelUnscoped"),
+    R("GET", _MODEL, "get_model", "GetModel"),
+    R(
+        "GET",
+        "/v2/models/{model_id}/versions",
+        "list_model_versions",
+        "ListModelVersionsUnscoped",
+        query=PAGING,
+    ),
+    R("GET", _MODEL + "/versions", "list_model_versions", "ListModelVersions", query=PAGING),
+    R(
+        "GET",
+        "/v2/models/{model_id}/versions/{version_id}",
+        "get_model_version",
+        "GetModelVersionUnscoped",
+    ),
+    R("GET", _MODEL + "/versions/{version_id}", "get_model_version", "GetModelVersion"),
     R("GET", _U + "/compute_clusters", "list_clusters", "ListComputeClusters", query=PAGING),
     R("GET", "/v2/compute_clusters", "list_clusters", "ListComputeClustersUnscoped", query=PAGING),
     R(

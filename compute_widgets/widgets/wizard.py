@@ -27,6 +27,8 @@ from ._ascode import (
 )
 from ._base import (
     CSS_SUMMARY,
+    Runner,
+    StatusLine,
     ViewBase,
     esc,
     field_message,
@@ -1002,8 +1004,47 @@ def _nodepool_ref(nodepool: Any) -> tuple[str, str]:
     return cc, nodepool.id
 
 
+SCHEDULING_WORDS: dict[str, str] = {
+    "PERFORMANCE": "Best performance (Clarifai's default)",
+    "PRICE": "Lowest price",
+    "PREFER_SPOT": "Prefer spot nodes (cheaper, can be preempted)",
+    "PREFER_ONDEMAND": "Prefer on-demand nodes",
+    "UTILIZATION": "Least busy nodepool",
+    "NETWORK": "Lowest network latency",
+    "RANDOM": "Any nodepool (random)",
+}
+"""The scheduling choices the form offers, in a person's words (Deployment.SchedulingChoice,
+reference §2.6). Not offered: UNKNOWN_SCHEDULING_CHOICE (unset) and FAIL, which the reference
+only names: it is no placement strategy a person would pick, and a deployment set to fail rather
+than be placed would serve nothing; a deployment that has it shows the enum's own words."""
+
+NOT_PINNED = "Newest version (not pinned)"
+SEARCH_PAGE = 20  # models per search (the caller's own first, then the public ones)
+
+
+def _model_key(user_id: str, app_id: str, model_id: str) -> str:
+    return f"{user_id}/{app_id}/{model_id}"
+
+
+def _model_option(model: Any, width: int = 110) -> str:
+    """ "owner / app / model — description", cut to one line of the results list."""
+    text = model.path + (f" — {model.description}" if model.description else "")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _version_option(v: Any, newest: bool) -> str:
+    date = v.created_at.strftime("%Y-%m-%d") if v.created_at is not None else ""
+    label = " · ".join(x for x in (date, v.id) if x) + (" (newest)" if newest else "")
+    return label + (f" — {v.description}" if v.description else "")
+
+
 class DeploymentWizard(_Form):
-    """Deploy a model on ``nodepool`` (a Nodepool, ``(cluster_id, nodepool_id)`` or "cc/np")."""
+    """Deploy a model on ``nodepool`` (a Nodepool, ``(cluster_id, nodepool_id)`` or "cc/np").
+
+    The model comes from a searchable list (ListModels: the caller's own models, then the
+    public ones), then a version (ListModelVersions); owner, app and model ID can also be typed
+    by hand. The worker names exactly the chosen owner/app/model and version.
+    """
 
     action_label = "Deploy"
 
@@ -1034,20 +1075,51 @@ class DeploymentWizard(_Form):
         self.created: Any = None
         self._id_touched = False
         self._setting_id = False
+        self._filling = False  # the picker is writing owner/app/model: not a hand edit
+        self._listing = False  # the results list is being replaced: not a choice
+        self.found: dict[str, Any] = {}  # results key -> Model
+        self.chosen: Any = None  # the Model picked from the list (None: typed by hand)
+        self._searched: str | None = None  # the query the results list shows
+        self._versions_for: str | None = None  # the model key the version list belongs to
         m = _models()
 
         self.title = W.HTML(
             f"<h3 style='margin:4px 0'>Deploy a model on nodepool {esc(self.nodepool_id)} "
             f"(cluster {esc(self.cluster_id)})</h3>"
         )
-        small = W.Layout(width="160px")
-        self.user_id = W.Text(
-            value=getattr(self.client, "user_id", "") or "", placeholder="user id", layout=small
+        # --- the model: search, results, version ----------------------------------------------
+        self.model_search = W.Text(
+            placeholder="Search models by name, owner or description (e.g. llama)",
+            continuous_update=True,
+            layout=W.Layout(width="420px"),
         )
-        self.app_id = W.Text(placeholder="app id", layout=small)
-        self.model_field = W.Text(placeholder="model id", layout=small)
-        self.version_id = W.Text(placeholder="version (optional)", layout=small)
+        self.model_search.add_class("cw-model-search")
+        self.model_results = W.Select(options=[], rows=6, layout=W.Layout(width="640px"))
+        self.model_results.add_class("cw-model-results")
+        self.search_status = StatusLine()
+        self.search_runner = Runner(self.search_status, self._search_settled)
+        self.version = W.Dropdown(
+            options=[(NOT_PINNED, "")], value="", layout=W.Layout(width="640px")
+        )
+        self.version.add_class("cw-model-version")
+        self.version_status = StatusLine()
+        self.version_runner = Runner(self.version_status, self._versions_settled)
+        hand = {"style": {"description_width": "initial"}, "continuous_update": True}
+        self.user_id = W.Text(
+            value=getattr(self.client, "user_id", "") or "",
+            description="Owner",
+            placeholder="user id",
+            layout=W.Layout(width="200px"),
+            **hand,
+        )
+        self.app_id = W.Text(
+            description="App", placeholder="app id", layout=W.Layout(width="200px"), **hand
+        )
+        self.model_field = W.Text(
+            description="Model ID", placeholder="model id", layout=W.Layout(width="260px"), **hand
+        )
         self.model_msg = field_message()
+        # --- the rest of the deployment ---------------------------------------------------------
         self.deployment_id = W.Text(placeholder="e.g. deploy-my-model", continuous_update=True)
         self.id_msg = field_message()
         self.description = W.Text(placeholder="optional", layout=W.Layout(width="420px"))
@@ -1074,12 +1146,14 @@ class DeploymentWizard(_Form):
             value=False, description="One replica per node (disable packing)", indent=False
         )
         self.autoscale_msg = field_message()
-        choices = [c.name for c in m.SchedulingChoice if c.value != 0]
-        default = "PERFORMANCE" if "PERFORMANCE" in choices else (choices[0] if choices else None)
-        self.scheduling = W.Dropdown(options=choices, value=default, layout=W.Layout(width="200px"))
+        choices = [(words, name) for name, words in SCHEDULING_WORDS.items()
+                   if name in m.SchedulingChoice.__members__]  # fmt: skip
+        self.scheduling = W.Dropdown(
+            options=choices, value="PERFORMANCE", layout=W.Layout(width="320px")
+        )
 
         for w in (
-            self.user_id, self.app_id, self.model_field, self.version_id, self.deployment_id,
+            self.user_id, self.app_id, self.model_field, self.version, self.deployment_id,
             self.description, self.min_replicas, self.max_replicas, self.scale_up_delay,
             self.scale_down_delay, self.scale_to_zero_delay, self.traffic_history,
             self.disable_packing, self.scheduling,
@@ -1087,11 +1161,20 @@ class DeploymentWizard(_Form):
             w.observe(self.validate, names="value")
         self.deployment_id.observe(self._on_id, names="value")
         self.model_field.observe(self._on_model, names="value")
+        for w in (self.user_id, self.app_id, self.model_field):
+            w.observe(self._on_hand_edit, names="value")
+        self.model_search.observe(lambda _c: self._search(), names="value")
+        self.model_results.observe(self._on_result, names="value")
 
         self.children = [
             self.title,
-            labelled("Model", self.user_id, self.app_id, self.model_field, self.version_id),
+            labelled("Model", self.model_search),
+            labelled("", self.model_results),
+            labelled("", self.search_status),
+            labelled("", self.user_id, self.app_id, self.model_field),
             self.model_msg,
+            labelled("Version", self.version),
+            labelled("", self.version_status),
             labelled("Deployment ID", self.deployment_id),
             self.id_msg,
             labelled("Description", self.description),
@@ -1113,6 +1196,149 @@ class DeploymentWizard(_Form):
             self.result,
         ]
         self.validate()
+        self._search()  # the first page: the caller's own models, then public ones
+
+    # --- searching ---------------------------------------------------------------------------
+
+    def _search(self) -> None:
+        """Search for the box's text, unless a search is in flight (it chases the box when it
+        ends, so the list always ends up showing the last text typed)."""
+        query = self.model_search.value.strip()
+        if self.search_runner.busy or query == self._searched:
+            return
+        self.search_runner.run(
+            self.client.search_models,
+            query,
+            SEARCH_PAGE,
+            busy=f"Searching models for '{query}'…" if query else "Loading models…",
+            done=lambda found, _s, q=query: self._found(q, found),
+            failed=lambda _e, q=query: setattr(self, "_searched", q),
+        )
+
+    def _search_settled(self) -> None:
+        if not self.search_runner.busy and self.model_search.value.strip() != self._searched:
+            self._search()
+
+    def _found(self, query: str, models: list[Any]) -> str:
+        self._searched = query
+        self.found = {_model_key(x.user_id, x.app_id, x.id): x for x in models}
+        keep = self.model_results.value
+        self._listing = True
+        try:
+            self.model_results.options = [(_model_option(x), k) for k, x in self.found.items()]
+            self.model_results.value = keep if keep in self.found else None
+        finally:
+            self._listing = False
+        n = len(models)
+        if not n:
+            return (
+                f"No model matches '{query}': try fewer words, or type its owner, app and ID below."
+            )
+        shown = f"{plural(n, 'model')} match '{query}'" if query else plural(n, "model")
+        return f"{shown}: choose one"
+
+    # --- choosing ----------------------------------------------------------------------------
+
+    def _on_result(self, change: dict) -> None:
+        if self._listing or change["new"] is None:
+            return
+        self.choose(change["new"])
+
+    def choose(self, key: str) -> None:
+        """Pick the model ``owner/app/model`` of the results list (what a click on it does)."""
+        model = self.found[key]
+        self.chosen = model
+        if self.model_results.value != key:
+            self._listing = True
+            try:
+                self.model_results.value = key
+            finally:
+                self._listing = False
+        self._filling = True
+        try:
+            self.user_id.value, self.app_id.value = model.user_id, model.app_id
+            self.model_field.value = model.id
+        finally:
+            self._filling = False
+        newest = model.model_version  # shown at once; the full list follows
+        self._set_versions([newest] if newest is not None and newest.id else [])
+        self._load_versions()
+
+    def _on_hand_edit(self, _change: dict) -> None:
+        if self._filling:
+            return
+        self.chosen = None
+        if self.model_results.value is not None:
+            self._listing = True
+            try:
+                self.model_results.value = None
+            finally:
+                self._listing = False
+        self._load_versions()
+
+    def _typed_key(self) -> str | None:
+        parts = (self.user_id.value.strip(), self.app_id.value.strip(), self.model_field.value.strip())
+        return _model_key(*parts) if all(parts) else None
+
+    # --- versions ----------------------------------------------------------------------------
+
+    def _set_versions(self, versions: list[Any]) -> None:
+        options = [(_version_option(v, i == 0), v.id) for i, v in enumerate(versions) if v.id]
+        if not options:
+            options = [(NOT_PINNED, "")]
+        self.version.options = options
+        self.version.value = options[0][1]
+
+    def _load_versions(self) -> None:
+        """List the versions of the model the fields name now (the newest is preselected);
+        chases the fields like `_search`."""
+        key = self._typed_key()
+        if self.version_runner.busy or key == self._versions_for:
+            return
+        if key is None:  # owner, app or model ID empty: nothing to look up
+            self._versions_for = None
+            self._set_versions([])
+            self.version_status.clear()
+            return
+        user, app, model_id = key.split("/", 2)
+        self.version_runner.run(
+            self.client.list_model_versions,
+            model_id,
+            user,
+            app,
+            busy=f"Loading the versions of {model_id}…",
+            done=lambda versions, _s, k=key: self._versions_loaded(k, versions),
+            failed=lambda exc, k=key: self._versions_failed(k, exc),
+        )
+
+    def _versions_loaded(self, key: str, versions: list[Any]) -> str | None:
+        self._versions_for = key
+        self._set_versions(list(versions))
+        return None if versions else "No versions listed for this model: it deploys unpinned."
+
+    def _versions_failed(self, key: str, exc: BaseException) -> None:
+        self._versions_for = key
+        self._set_versions([])
+        if getattr(exc, "code_name", "") == "MODEL_DOES_NOT_EXIST":
+            owner, app, model_id = key.split("/", 2)
+            self.version_status.show(
+                f"No model '{model_id}' in app '{app}' of '{owner}' was found, so no versions "
+                "to choose: check the IDs, or deploy it unpinned.",
+            )
+
+    def _versions_settled(self) -> None:
+        key = self._typed_key()
+        if not self.version_runner.busy and key != self._versions_for:
+            self._load_versions()
+
+    @property
+    def pending(self) -> Any:
+        for runner in (self.runner, self.search_runner, self.version_runner):
+            if runner.pending is not None:
+                return runner.pending
+        return None
+
+    # --- the deployment ----------------------------------------------------------------------
 
     def _on_id(self, _change: dict) -> None:
         if not self._setting_id:
@@ -1132,7 +1358,7 @@ class DeploymentWizard(_Form):
     def deployment(self) -> Any:
         """The Deployment the form describes right now (not validated)."""
         m = _models()
-        version = self.version_id.value.strip()
+        version = (self.version.value or "").strip()
         user = self.user_id.value.strip()
         return m.Deployment(
             id=self.deployment_id.value.strip(),
@@ -1205,15 +1431,18 @@ class DeploymentWizard(_Form):
         self.action.description = "Deployed"
         a = d.autoscale_config
         m = d.worker.model if d.worker is not None else None
+        version = m.model_version.id if m is not None and m.model_version is not None else ""
+        choice = getattr(d.scheduling_choice, "name", "")
         rows = [
             ("Deployment", d.id),
             ("Nodepool", f"{self.cluster_id}/{self.nodepool_id}"),
             (
                 "Model",
-                "/".join(x for x in (m.user_id, m.app_id, m.id) if x) if m is not None else "–",
+                " / ".join(x for x in (m.user_id, m.app_id, m.id) if x) if m is not None else "–",
             ),
+            ("Version", version or NOT_PINNED.lower()),
             ("Replicas", f"{a.min_replicas} to {a.max_replicas}" if a is not None else "–"),
-            ("Scheduling", enum_label(d.scheduling_choice) or "–"),
+            ("Scheduling", SCHEDULING_WORDS.get(choice) or enum_label(d.scheduling_choice) or "–"),
         ]
         self.result.value = (
             f"<div class='{CSS_SUMMARY}'><b>Created deployment {esc(d.id)}</b>"
