@@ -49,8 +49,25 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'compute_widgets' has no attribute {name!r}")
     mod = importlib.import_module(module)
     value = mod if module.endswith("." + name) else getattr(mod, name)
+    if name == "connect":
+        value = _warming(value)
     globals()[name] = value
     return value
+
+
+def _warming(connect: Any) -> Any:
+    """`connect()` that also starts loading the simulator in the background (see _warm.py)."""
+    import functools
+
+    @functools.wraps(connect)
+    def connect_and_warm(*args: Any, **kwargs: Any) -> Any:
+        client = connect(*args, **kwargs)
+        from compute_widgets import _warm
+
+        _warm.start(client)
+        return client
+
+    return connect_and_warm
 
 
 def __dir__() -> list[str]:
@@ -59,9 +76,11 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext compute_widgets`: register `%compute` and `%%compute`."""
+    from compute_widgets import _warm
     from compute_widgets.magics import load_ipython_extension as load
 
     load(ipython)
+    _warm.start()  # `%compute plan` simulates in this process
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -91,10 +91,16 @@ def run_chart(m: Any, args: argparse.Namespace) -> Any:
 
     cc, np_id = _pool(m, args.ids, "`chart`")
     client = m.get_client()
+    from compute_widgets import _warm
+    from compute_widgets.magics.progress import Progress
+
+    progress = Progress(enabled=m.show_progress and _warm.server_warm(client) is False)
+    progress.update(f"reading the history: {_warm.SERVER_COMPILING}…")  # a wait: say why
     end = client_now(client)
     start = end - timedelta(seconds=args.range)
     resolution = args.resolution or auto_resolution(args.range)
     history = client.nodepool_history(cc, np_id, start, end, resolution=resolution)
+    progress.finish(f"read {len(history)} samples of {cc}/{np_id}")
     title = f"{cc}/{np_id}"
     if args.kind == "utilization":
         return charts.utilization(history, title=title)
@@ -181,9 +187,13 @@ def run_plan(m: Any, args: argparse.Namespace) -> Any:
     proposed.check()
     deps = [DeploymentSpec.from_wire(d.to_wire()) for d in deployments]
     workload = None if deps else Workload()  # an idle nodepool: plan against the default traffic
+    from compute_widgets import _warm
+
+    wait = "" if _warm.ready() else f". {_warm.COMPILING}"  # numba's first compile: say so
     runs = []
     for label, pool in (("current", current), ("proposed", proposed)):
-        progress.step(f"simulating {label} settings ({args.duration / 86400:g} days)")
+        progress.step(f"simulating {label} settings ({args.duration / 86400:g} days){wait}")
+        wait = ""
         spec = PoolSpec.from_wire(pool.to_wire(), instance.to_wire())
         runs.append(simulate(spec, deps, workload, duration=args.duration, seed=args.seed))
     progress.step("comparing")

@@ -131,6 +131,7 @@ class ComputeBrowser(ViewBase):
         self.figures: dict[str, Any] = {}
         self.wizard: ViewBase | None = None
         self.clock_ahead = dt.timedelta(0)  # how far the local clock was fast-forwarded
+        self._server_warm = False  # the control plane's simulator is compiled (seen once)
         self.clock_note = W.HTML()
         self.clock_note.add_class("cw-clock-note")
 
@@ -284,8 +285,20 @@ class ComputeBrowser(ViewBase):
         """Show a nodepool's page (loads it, its deployments, history and charts)."""
         return self.runner.run(
             self._load_nodepool, cluster_id, nodepool_id,
-            busy=f"Loading nodepool {nodepool_id}…", done=self._show_nodepool,
+            busy=f"Loading nodepool {nodepool_id}…{self._compiling_note()}",
+            done=self._show_nodepool,
         )  # fmt: skip
+
+    def _compiling_note(self) -> str:
+        """ " (the control plane is compiling …)" while a local plane's first history waits for
+        numba's compile (after an install), else ""."""
+        if self._server_warm or self.runner.busy:
+            return ""
+        from compute_widgets import _warm
+
+        warm = _warm.server_warm(self.client)
+        self._server_warm = warm is not False  # asked until it says warm (or cannot say)
+        return "" if self._server_warm else f" ({_warm.SERVER_COMPILING})"
 
     def refresh(self) -> Any:
         """Reload the page on screen."""

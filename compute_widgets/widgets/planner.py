@@ -257,9 +257,12 @@ class Planner(ViewBase):
             label = {v: k for k, v in DURATIONS.items()}.get(duration, duration)
             return f"Simulated {label} of current and proposed settings in {took(seconds)}"
 
-        return self.runner.run(
-            run, busy=f"Simulating {duration} of current and proposed settings…", done=done
-        )
+        from compute_widgets import _warm
+
+        busy = f"Simulating {duration} of current and proposed settings…"
+        if not _warm.ready():  # numba's first compile in this install: say why it waits
+            busy += f" {_warm.COMPILING}"
+        return self.runner.run(run, busy=busy, done=done)
 
     def click(self) -> None:
         """Press "Simulate"."""

@@ -1,0 +1,106 @@
+"""Have the simulator ready before the first ``plan``: warm it in a thread at connect/%load_ext.
+
+numba compiles the simulator's kernel on its first use after an install (10-60 s on two busy
+cores) and loads it from its disk cache afterwards (0.3-2 s). The local control plane warms its
+own copy at start, in its own process, into the same cache. A kernel compiling at the same time
+would do the same work twice on the same cores, so beside a local control plane the thread
+first waits for the plane's warm-up, then loads what it wrote. Importing this module is cheap
+(no numba): the widgets and magics ask :func:`ready` to decide whether to say
+:data:`COMPILING` while they wait.
+
+``COMPUTE_WIDGETS_WARM_UP=0`` turns the background warm-up off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ENV = "COMPUTE_WIDGETS_WARM_UP"
+WAIT_FOR_SERVER_S = 300.0  # the plane's cold compile on a busy machine, and some margin
+POLL_S = 0.5
+COMPILING = "Compiling the simulator (first use only; later runs start at once)…"
+SERVER_COMPILING = "the control plane is compiling its simulator (first use only)"
+
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def ready() -> bool:
+    """True when this process has the simulator's kernel compiled or loaded (no numba import)."""
+    kernel = sys.modules.get("compute_widgets.sim._kernel")
+    return kernel is not None and bool(kernel.run_serial.signatures)
+
+
+def start(client: Any = None) -> threading.Thread | None:
+    """Warm the simulator in a daemon thread (once per process); None when not needed or off."""
+    global _thread
+    if os.environ.get(ENV, "1") == "0" or ready():
+        return None
+    with _lock:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(
+                target=_warm, args=(client,), name="compute-widgets-sim-warm-up", daemon=True
+            )
+            _thread.start()
+        return _thread
+
+
+def server_warm(client: Any) -> bool | None:
+    """Whether a local control plane has its simulator warm (GET /local/stats); None when it
+    cannot say (a remote backend, an async client, an older server, an error)."""
+    if not getattr(client, "is_local", False) or not hasattr(client, "_run"):
+        return None
+    from compute_widgets.api._base import Call
+
+    def op() -> Any:
+        return (yield Call("GET", "/local/stats"))
+
+    try:
+        data = client._run(op())
+    except Exception:
+        return None
+    sim = data.get("simulator") if isinstance(data, dict) else None
+    if not isinstance(sim, dict) or "warm" not in sim:
+        return None
+    return bool(sim["warm"]) or bool(sim.get("error"))  # a failed warm-up will not get warmer
+
+
+def _wait_for_server(client: Any, limit: float = WAIT_FOR_SERVER_S) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and server_warm(client) is False:
+        time.sleep(POLL_S)
+
+
+def _warm(client: Any) -> None:
+    _lower_priority()
+    t0 = time.perf_counter()
+    try:
+        if client is not None:
+            _wait_for_server(client)
+        warm_up()
+        log.debug("simulator warm in %.1f s", time.perf_counter() - t0)
+    except Exception as e:  # the first simulation compiles instead, and says so
+        log.debug("simulator warm-up failed: %s", e)
+
+
+def warm_up() -> None:
+    """One tiny run with the argument types ``simulate`` and the control plane use."""
+    from compute_widgets.sim import DeploymentSpec, PoolRunner, PoolSpec
+
+    pool = PoolSpec(instance_id="warm-up", gpus=1, gpu_memory_gib=24.0, spot=True, max_nodes=2)
+    PoolRunner(pool, [DeploymentSpec()], origin=0.0, step=10.0, record_every=6).advance(6)
+
+
+def _lower_priority() -> None:
+    """This thread after the kernel's own work (Linux: nice is per thread)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
