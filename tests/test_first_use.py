@@ -129,3 +129,48 @@ def test_first_plan_says_it_compiles_the_simulator_then_not_again(server, plan_p
     assert "[1/4] simulating current settings (1 days)\n" in second
     assert "Compiling the simulator" not in second
     assert got["same"] is True  # the same inputs and seed: the same KPIs
+
+
+def test_nodepool_page_draws_its_charts_without_importing_nbformat(fresh_server, uid):
+    """The page's figures are the plotly mimetype bundle, built without `pio.renderers`
+    (which imports nbformat -> jsonschema: seconds on a first chart); the same bundle."""
+    from compute_widgets.api.client import ComputeClient
+
+    with ComputeClient(fresh_server.url, fresh_server.token, user_id="me") as client:
+        from compute_widgets.api import models as m
+
+        cc = client.create_cluster(
+            m.ComputeCluster(
+                id=uid("cc"), cloud_provider=m.CloudProvider(id="aws"), region="us-east-1"
+            )
+        )
+        np = client.create_nodepool(
+            cc.id,
+            m.Nodepool(
+                id=uid("np"),
+                instance_types=[m.InstanceType(id="g5.xlarge")],
+                node_capacity_type=m.NodeCapacityType(
+                    capacity_types=[m.CapacityType.ON_DEMAND_TYPE]
+                ),
+                min_instances=1,
+                max_instances=2,
+            ),
+        )
+        client.advance_clock(3 * 3600)
+    got = run_fresh(
+        f"""
+        import json, sys
+        import compute_widgets as cw
+        client = cw.connect(api_base={fresh_server.url!r}, pat={fresh_server.token!r})
+        b = cw.ComputeBrowser(client, nodepool=({cc.id!r}, {np.id!r}))
+        loaded = sorted(m for m in ("nbformat", "jsonschema") if m in sys.modules)
+        import plotly.io as pio
+        same = [dict(pio.renderers["plotly_mimetype"].to_mimebundle(f.to_dict()),
+                     **{{"text/plain": o["data"]["text/plain"]}}) == o["data"]
+                for f, o in zip(b.figures.values(), b.charts.outputs)]
+        print(json.dumps({{"loaded": loaded, "same": same, "status": b.status.text}}))
+        """,
+        COMPUTE_WIDGETS_WARM_UP="0",  # no background imports either
+    )
+    assert got["same"] == [True, True], got["status"]
+    assert got["loaded"] == []

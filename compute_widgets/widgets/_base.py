@@ -347,9 +347,11 @@ def show_figures(out: W.Output, figures: Iterable[Any], note: str = "") -> None:
     works from any thread and outside a kernel, where ``with out:`` and IPython's formatter
     capture nothing (jupyter.md §1.5).
     """
-    import plotly.io as pio
+    # the plotly_mimetype renderer itself: `pio.renderers` first imports nbformat, whose
+    # jsonschema builds ~40 grammars (6-11 s on a busy machine); the bundle is the same
+    from plotly.io._base_renderers import PlotlyRenderer
 
-    renderer = pio.renderers["plotly_mimetype"]
+    renderer = PlotlyRenderer()
     outputs = []
     for fig in figures:
         data = dict(renderer.to_mimebundle(fig.to_dict()))
