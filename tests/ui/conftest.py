@@ -37,6 +37,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+# expect() waits up to this for what the user waits for (a nodepool page simulates its history
+# first: seconds on 2 busy cores); a ceiling, not a sleep
+expect_timeout = 60_000
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -48,20 +52,72 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-def page():
-    """A Chromium page for one test. Playwright's sync API runs its own event loop; it is
-    started and stopped inside the test so it never meets pytest-asyncio's or pytest-jupyter's."""
-    from playwright.sync_api import sync_playwright
+class _Chromium:
+    """One Playwright and, lazily, one headless Chromium per theme, shared by the UI tests.
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+    Playwright's sync API runs an event loop of its own; it is stopped as soon as the last UI
+    test is over (see pytest_runtest_teardown), before any pytest-jupyter test leaves a running
+    loop behind in this thread."""
+
+    def __init__(self) -> None:
+        self.pw = None
+        self.browsers: dict[str, object] = {}
+
+    def browser(self, theme: str):
+        if self.pw is None:
+            from playwright.sync_api import expect, sync_playwright
+
+            expect.set_options(timeout=expect_timeout)
+            self.pw = sync_playwright().start()
+        if theme not in self.browsers:
+            self.browsers[theme] = self.pw.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+        return self.browsers[theme]
+
+    def stop(self) -> None:
+        for b in self.browsers.values():
+            b.close()
+        self.browsers.clear()
+        if self.pw is not None:
+            self.pw.stop()
+            self.pw = None
+
+
+_CHROMIUM = _Chromium()
+
+
+@pytest.hookimpl(trylast=True)  # after the test's own fixtures (its pages) are torn down
+def pytest_runtest_teardown(item, nextitem):
+    if "ui" in item.keywords and (nextitem is None or "ui" not in nextitem.keywords):
+        _CHROMIUM.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> _Chromium:
+    """chromium.browser("dark"): the shared browser of a theme (for module-scoped pages)."""
+    return _CHROMIUM
+
+
+@pytest.fixture
+def themed_page():
+    """themed_page("dark") -> a new page (own context: cookies, storage) in that theme's browser."""
+    contexts = []
+
+    def make(theme: str):
+        context = _CHROMIUM.browser(theme).new_context(viewport={"width": 1400, "height": 1000})
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for c in contexts:
+        c.close()
+
+
+@pytest.fixture
+def page(themed_page):
+    """A page of the light-theme browser."""
+    return themed_page("light")
 
 
 def _free_port() -> int:
@@ -75,6 +131,8 @@ def lab(tmp_path_factory):
     """JupyterLab serving a copy of notebooks/, with the control plane started by our extension."""
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(REPO / "notebooks", root / "notebooks")
+    # the tutorials' own copy: the quickstart test's run leaves saved outputs in notebooks/
+    shutil.copytree(REPO / "notebooks", root / "notebooks-ui")
     settings = root / ".settings"
     notif = settings / "@jupyterlab/apputils-extension/notification.jupyterlab-settings"
     notif.parent.mkdir(parents=True)

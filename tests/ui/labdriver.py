@@ -103,6 +103,21 @@ def run_all(page: Page) -> dict:
     )
 
 
+PLOTLY_OUTPUT = ".jp-RenderedPlotly"  # a cell's (or an Output widget's) plotly figure
+
+
+def draw_every_chart(page: Page) -> int:
+    """Scroll to each plotly output until it is drawn (JupyterLab's plotly renderer draws a
+    chart when it comes into view, as a reader scrolling the notebook sees it); returns how many."""
+    outputs = page.locator(PLOTLY_OUTPUT)
+    n = outputs.count()
+    for i in range(n):
+        out = outputs.nth(i)
+        out.scroll_into_view_if_needed()
+        out.locator(".main-svg").first.wait_for(state="attached")
+    return n
+
+
 def contrast(
     page: Page, roots: str = WIDGET_ROOTS, minimum: float = AA_NORMAL_TEXT, part: str = "all"
 ) -> dict:
