@@ -16,8 +16,10 @@
 - **A bounded log**: `configure_server_log` rotates ``server.log`` at 1 MB, 3 backups kept.
 - **Loop monitor**: a task that sleeps 10 ms and records how late it wakes up: the longest
   time the event loop was blocked, read from ``GET /local/stats``.
-- **A frozen heap**: the objects alive after start-up are moved out of the garbage collector's
-  reach (`gc.freeze`); a full collection scanning them stalled the loop ~270 ms.
+- **A frozen heap** (when the server is the process): the objects alive after start-up, and
+  the survivors of each full collection, are moved out of the garbage collector's reach
+  (`gc.freeze`); a full collection rescanning them (modules, numba, the metrics cache) stalled
+  the loop 270-355 ms.
 - **Simulator warm-up**: numba compiles (first run after install, 7-13 s) or loads (0.3 s) the
   kernel in a thread at start, not inside the first request.
 
@@ -293,10 +295,12 @@ class GcWatch:
         self._frozen_after = 0
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    def start(self, freeze: bool) -> None:
         if self not in gc.callbacks:
             gc.callbacks.append(self)
-        self._task = asyncio.get_running_loop().create_task(self.keep_frozen(), name="gc-freeze")
+        if freeze:
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self.keep_frozen(), name="gc-freeze")
 
     def stop(self) -> None:
         with contextlib.suppress(ValueError):
@@ -442,11 +446,16 @@ class Serving:
     warm: threading.Event = field(default_factory=threading.Event)
     warm_s: float | None = None
     warm_error: str = ""
+    owns_process: bool = False
 
     def start(self) -> None:
         """At app start-up, on the running loop, before the first connection."""
-        freeze_heap()
-        self.gc_watch.start()
+        # the garbage collector is the process's: tune it only when the server is the process
+        # (`compute-widgets serve`), not when it is a thread of a kernel or a test
+        self.owns_process = threading.current_thread() is threading.main_thread()
+        if self.owns_process:
+            freeze_heap()
+        self.gc_watch.start(freeze=self.owns_process)
         self.monitor.start()
         asyncio.get_running_loop().set_exception_handler(QuietLoopErrors(self.connections))
         if self.simulate:
@@ -467,7 +476,8 @@ class Serving:
             self.warm_error = f"{type(e).__name__}: {e}"
             log.warning("simulator warm-up failed: %s", self.warm_error)
         self.warm_s = time.perf_counter() - t0
-        freeze_heap(collect=False)  # numba's objects too
+        if self.owns_process:
+            freeze_heap(collect=False)  # numba's objects too
         self.warm.set()
 
     def stats(self) -> dict[str, Any]:

@@ -534,5 +534,6 @@ _event = njit(cache=True, error_model="numpy")(_event)
 _launch = njit(cache=True, error_model="numpy")(_launch)
 _remove_ready = njit(cache=True, error_model="numpy")(_remove_ready)
 _run_pool = njit(cache=True, error_model="numpy")(_run_pool)
-run_serial = njit(cache=True, nogil=True, error_model="numpy")(_run_each)  # one pool: no thread start-up; nogil: the server's event loop runs meanwhile
+# one pool: no thread start-up; nogil: the local server's event loop answers meanwhile
+run_serial = njit(cache=True, nogil=True, error_model="numpy")(_run_each)
 run_parallel = njit(cache=True, parallel=True, error_model="numpy")(_run_all)
