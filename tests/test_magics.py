@@ -433,6 +433,16 @@ def test_cell_validates_everything_before_creating_anything(ip, client, uid, cap
     assert cid not in {c.id for c in client.list_clusters()}
 
 
+def test_cell_problem_names_the_document_by_its_place_in_the_cell(ip, client, uid, capsys):
+    # The deployment is the cell's first document, though it is created last.
+    ids = {"cc": uid("cc"), "np": uid("np"), "dep": uid("dep")}
+    body = STACK.format(max=3, **ids).replace("min_replicas: 0", "min_replicas: 5")
+    msg = usage_error(ip, capsys, f"%%compute\n{body}")
+    assert msg.startswith(f"nothing was created, 1 problem(s): document 1 (deployment {ids['dep']!r}): ")
+    assert "min_replicas" in msg
+    assert ids["cc"] not in {c.id for c in client.list_clusters()}
+
+
 def test_cell_nodepool_cluster_resolution(ip, client, cc, uid, capsys):
     nid = uid("np")
     body = (

@@ -22,16 +22,18 @@ Differences from the official SDK, all on the side of saying more:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from compute_widgets.api.errors import InvalidInput, Problem
+from compute_widgets.api.errors import ApiError, ComputeError, InvalidInput, Problem
 from compute_widgets.api.models import (
     CapacityType,
     ComputeCluster,
@@ -47,7 +49,20 @@ from compute_widgets.api.models import (
     WireModel,
 )
 
-__all__ = ["KINDS", "ConfigError", "dump_config", "load_config", "load_documents"]
+__all__ = [
+    "KINDS",
+    "Applied",
+    "ApplyError",
+    "ConfigError",
+    "Plan",
+    "PlanItem",
+    "Wording",
+    "apply_config",
+    "dump_config",
+    "load_config",
+    "load_documents",
+    "plan_config",
+]
 
 # top key -> model, in dependency order
 KINDS: dict[str, type[WireModel]] = {
@@ -156,15 +171,34 @@ def load_documents(text: str | os.PathLike[str], *, check: bool = False, link: b
     only with `check=True` (as in load_config), since a caller such as `%%compute` fills in
     parents from its own options first and validates afterwards.
     """
+    return [(d.kind, d.model) for d in _documents(text, name, check=check, link=link)[1]]
+
+
+@dataclass
+class _Located:
+    """A document with where it came from: its place in the text and its key lines."""
+
+    kind: str
+    model: WireModel
+    position: int  # 1-based, in text order
+    line: int
+    lines: dict[str, int]  # key path -> line
+
+
+def _documents(text: str | os.PathLike[str], name: str | None, *, check: bool = False,
+               link: bool = True) -> tuple[str, list[_Located]]:
+    """load_documents' work, keeping the text's name and each document's position and lines."""
     text, name = _read(text, name)
     docs = _load(text, name, empty_ok=True)
     if link:
         _link(docs)
     if check:
         _raise_rules(docs, name)
+    located = [_Located(kind, model, i, line, index)
+               for i, (kind, model, line, index) in enumerate(docs, start=1)]
     order = list(KINDS)
-    docs.sort(key=lambda d: order.index(d[0]))  # stable: file order inside a kind
-    return [(kind, model) for kind, model, _, _ in docs]
+    located.sort(key=lambda d: order.index(d.kind))  # stable: file order inside a kind
+    return name, located
 
 
 def _read(source: str | os.PathLike[str], name: str | None) -> tuple[str, str]:
@@ -654,3 +688,347 @@ def _annotate(text: str) -> str:
 
     return re.sub(r"(?m)^(\s*)(gettable|scheduling_choice|capacity_types|status): (\[[\d, ]*\]|\d+)$",
                   comment, text)
+
+
+# --------------------------------------------------------------------------------------------
+# Planning and applying: create-or-update a multi-document config against a server
+# --------------------------------------------------------------------------------------------
+
+_LABEL = {"compute_cluster": "compute cluster", "nodepool": "nodepool", "deployment": "deployment"}
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a problem tells the caller to change its call: Python names by default, the
+    `%%compute` magic passes its own options (the rule is the same, the spelling differs)."""
+
+    text: str = "config"  # what holds the documents
+    update: str = "plan_config(..., update=True)"  # how to allow updates of what exists
+    cluster: str = "or pass `cluster='CC'`"  # the other ways to name a nodepool's cluster
+    retry: str = "fix the config and apply it again"
+
+
+@dataclass
+class PlanItem:
+    """One resource of a plan: what the config asks for and what the server has now."""
+
+    kind: str  # compute_cluster | nodepool | deployment
+    model: Any  # the resource to write (parents filled in)
+    position: int  # 1-based, in the text
+    line: int = 0
+    cluster: str = ""  # nodepools: the parent cluster
+    current: Any = None  # the resource as the server has it (None: does not exist)
+    problems: list[str] = dataclasses.field(default_factory=list)
+    lines: dict[str, int] = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def exists(self) -> bool:
+        return self.current is not None
+
+    @property
+    def action(self) -> str:
+        """`create` or `update` (an update whose fields all match is also `unchanged`)."""
+        return "update" if self.exists else "create"
+
+    @property
+    def changes(self) -> list[str]:
+        """Top-level keys an update rewrites with a different value ([] for a create)."""
+        if not self.exists:
+            return []
+        new, old = _config_dict(self.model, self.kind), _config_dict(self.current, self.kind)
+        return [k for k in new if k not in ("id", "user_id") and not _covers(old.get(k), new[k])]
+
+    @property
+    def unchanged(self) -> bool:
+        return self.exists and not self.changes
+
+    @property
+    def name(self) -> str:
+        where = f" in {self.cluster}" if self.kind == "nodepool" and self.cluster else ""
+        return f"{_LABEL[self.kind]} {self.model.id!r}{where}"
+
+
+def _covers(current: Any, wanted: Any) -> bool:
+    """Does the server's value hold what the config asks for? Mappings compare on the config's
+    keys only: the server fills in more of a reference (an instance type's price, a parent's
+    cloud) than a config writes."""
+    if isinstance(wanted, dict):
+        return isinstance(current, dict) and all(_covers(current.get(k), v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return (isinstance(current, list) and len(current) == len(wanted)
+                and all(_covers(c, w) for c, w in zip(current, wanted, strict=True)))
+    return current == wanted
+
+
+@dataclass
+class Plan:
+    """What `apply_config` would do, in dependency order (clusters, nodepools, deployments).
+
+    `creates`, `updates`, `unchanged` split the items; `problems` lists every reason the
+    config cannot be applied ("document 2 (nodepool 'gpu' in demo): ..."), empty when it can.
+    Shown in a notebook as a table; `check()` raises ConfigError when there are problems.
+    """
+
+    items: list[PlanItem]
+    update: bool  # may existing resources be updated (else they are problems)
+    file: str = "<config>"
+    wording: Wording = dataclasses.field(default_factory=Wording, repr=False)
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"document {i.position} ({i.name}): {p}" for i in self.items for p in i.problems]
+
+    @property
+    def creates(self) -> list[PlanItem]:
+        return [i for i in self.items if not i.exists]
+
+    @property
+    def updates(self) -> list[PlanItem]:
+        return [i for i in self.items if i.exists and not i.unchanged]
+
+    @property
+    def unchanged(self) -> list[PlanItem]:
+        return [i for i in self.items if i.unchanged]
+
+    def check(self) -> Plan:
+        """The plan itself, or ConfigError naming every problem with its document and line."""
+        if self.problems:
+            raise ConfigError(
+                [Problem(i.kind, f"document {i.position} ({i.name}): {p}")
+                 for i in self.items for p in i.problems],
+                file=self.file,
+                lines=[i.line for i in self.items for _ in i.problems],
+            )
+        return self
+
+    def rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for i in self.items:
+            if i.problems:
+                what = "problem: " + "; ".join(i.problems)
+            elif not i.exists:
+                what = "create"
+            elif i.unchanged:
+                what = "unchanged"
+            else:
+                what = "update " + ", ".join(i.changes)
+            rows.append({"kind": i.kind, "id": i.model.id, "cluster": i.cluster, "plan": what})
+        return rows
+
+    def summary(self) -> str:
+        if self.problems:
+            return f"cannot apply: {len(self.problems)} problem(s)"
+        return (f"{len(self.creates)} to create, {len(self.updates)} to update, "
+                f"{len(self.unchanged)} unchanged")
+
+    def __repr__(self) -> str:
+        lines = [f"Plan({self.file}: {self.summary()})"]
+        lines += [f"  {r['plan']}: {r['kind']} {r['id']!r}" + (f" in {r['cluster']}" if r["cluster"]
+                                                               and r["kind"] == "nodepool" else "")
+                  for r in self.rows()]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from compute_widgets.api._frames import rows_html
+
+        return rows_html(self.rows(), title=f"Plan for {self.file}: {self.summary()}")
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One resource `apply_config` wrote: `action` is "created" or "updated"."""
+
+    kind: str
+    id: str
+    cluster: str
+    action: str
+    resource: Any = dataclasses.field(repr=False, default=None)
+
+
+class ApplyError(ComputeError):
+    """A write failed half-way (after the plan passed, e.g. a server error). `done` holds
+    what was written before it (nothing is rolled back), `item` the resource that failed,
+    `cause` (also `__cause__`) the original error; `file`/`line` locate its document."""
+
+    def __init__(self, plan: Plan, item: PlanItem, done: list[tuple[Applied, str]],
+                 cause: Exception) -> None:
+        self.item, self.cause = item, cause
+        self.done = [applied for applied, _ in done]
+        self.file, self.line = plan.file, item.line
+        self._done_names = [name for _, name in done]
+        self._retry = plan.wording.retry
+        super().__init__(self.message(str(cause)))
+
+    def message(self, error: str) -> str:
+        """The one-line message, with `error` as the failure's text (a caller may word it)."""
+        already = ", ".join(self._done_names) or "nothing"
+        return (f"{self.item.name} failed: {error} (done before it: {already}; nothing was "
+                f"rolled back: {self._retry})")
+
+
+def plan_config(client: Any, config: str | os.PathLike[str] | Plan, *, update: bool = True,
+                cluster: str | None = None, default_cluster: str = "", name: str | None = None,
+                wording: Wording | None = None) -> Plan:
+    """What applying `config` (YAML text or a file path, several documents) would do.
+
+    Every document is validated, and every name and parent is checked against the server
+    (read-only: nothing is written). A nodepool's cluster is its own `compute_cluster: {id}`,
+    else `cluster`, else the text's only compute_cluster document, else `default_cluster`; a
+    deployment's nodepool refs get theirs the same way. With `update=False`, a resource that
+    already exists is a problem (create-only, like `%%compute` without --apply). A cluster's
+    cloud and region can never change. Problems are listed in `Plan.problems`, not raised;
+    YAML that does not parse (syntax, unknown keys, wrong types) raises ConfigError.
+    """
+    if isinstance(config, Plan):
+        return config
+    wording = wording or Wording()
+    file, docs = _documents(config, name)
+    if not docs:
+        raise ConfigError([Problem("", f"the {wording.text} holds no document: write Clarifai "
+                                       "CLI YAML with a compute_cluster:, nodepool: or "
+                                       "deployment: key (several documents separated by ---)")],
+                          file=file)
+    items = [PlanItem(d.kind, d.model, d.position, d.line, lines=d.lines) for d in docs]
+    _resolve_parents(client, items, cluster, default_cluster, wording)
+    _check_items(client, items, update, wording)
+    return Plan(items, update=update, file=file, wording=wording)
+
+
+def apply_config(client: Any, config: str | os.PathLike[str] | Plan, *,
+                 on_step: Callable[[str], None] | None = None, **plan_options: Any) -> list[Applied]:
+    """Create (or update) every resource of `config`, in dependency order.
+
+    `config` is a Plan from `plan_config`, or YAML text / a path planned here first with
+    `plan_options` (update=True by default). Nothing is written unless the whole plan passes
+    (ConfigError listing every problem). A write that fails half-way raises ApplyError with
+    what was already done; nothing is rolled back, so fix the config and apply it again.
+    `on_step("creating nodepool 'gpu' in demo")` is called before each write.
+    """
+    plan = plan_config(client, config, **plan_options).check()
+    done: list[tuple[Applied, str]] = []
+    for item in plan.items:
+        if on_step is not None:
+            on_step(f"{'updating' if item.exists else 'creating'} {item.name}")
+        try:
+            resource = _write(client, item)
+        except ComputeError as exc:
+            raise ApplyError(plan, item, done, exc) from exc
+        action = "updated" if item.exists else "created"
+        done.append((Applied(item.kind, item.model.id, item.cluster, action, resource),
+                     f"{action} {item.name}"))
+    return [applied for applied, _ in done]
+
+
+def _write(client: Any, item: PlanItem) -> Any:
+    if item.kind == "compute_cluster":
+        return (client.patch_cluster if item.exists else client.create_cluster)(item.model)
+    if item.kind == "nodepool":
+        if item.exists:
+            return client.patch_nodepool(item.cluster, item.model, action="overwrite")
+        return client.create_nodepool(item.cluster, item.model)
+    return (client.patch_deployment if item.exists else client.create_deployment)(item.model)
+
+
+def _resolve_parents(client: Any, items: list[PlanItem], given_cluster: str | None,
+                     default_cluster: str, wording: Wording) -> None:
+    """Fill each nodepool's cluster and each deployment's nodepool refs (explicit wins)."""
+    text_clusters = [i.model.id for i in items if i.kind == "compute_cluster" and i.model.id]
+    pool_owner: dict[str, str] = {}
+    for item in items:
+        if not item.model.id:
+            item.problems.append("`id:` is missing")
+        if item.kind != "nodepool":
+            continue
+        explicit = item.model.compute_cluster.id if item.model.compute_cluster else ""
+        only = text_clusters[0] if len(text_clusters) == 1 else ""
+        cc = explicit or given_cluster or only or default_cluster
+        if not cc:
+            how = f" (the {wording.text} has several clusters)" if len(text_clusters) > 1 else ""
+            item.problems.append(
+                f"which cluster{how}? add `compute_cluster: {{id: CC}}` to the nodepool, a "
+                f"compute_cluster: document, {wording.cluster}"
+            )
+            continue
+        item.cluster = cc
+        item.model = item.model.model_copy(
+            update={"compute_cluster": ComputeCluster(id=cc, user_id=client.user_id)})
+        pool_owner.setdefault(item.model.id, cc)
+    pools_in_text = [i for i in items if i.kind == "nodepool" and i.cluster]
+    for item in items:
+        if item.kind != "deployment":
+            continue
+        model = item.model
+        updates: dict[str, Any] = {}
+        if not model.user_id:
+            updates["user_id"] = client.user_id
+        refs = list(model.nodepools)
+        if not refs and not model.deployment_nodepools and len(pools_in_text) == 1:
+            refs = [Nodepool(id=pools_in_text[0].model.id)]
+        fixed = []
+        for ref in refs:
+            cc = ref.compute_cluster.id if ref.compute_cluster and ref.compute_cluster.id else ""
+            cc = cc or pool_owner.get(ref.id, "") or given_cluster or default_cluster
+            if not cc:
+                item.problems.append(
+                    f"nodepool {ref.id!r}: which cluster? add `compute_cluster: {{id: CC}}` to it")
+            fixed.append(ref.model_copy(
+                update={"compute_cluster": ComputeCluster(id=cc, user_id=client.user_id)}))
+        if refs:
+            updates["nodepools"] = fixed
+        item.model = model.model_copy(update=updates)
+
+
+def _check_items(client: Any, items: list[PlanItem], update: bool, wording: Wording) -> None:
+    """Business rules of every document, then names and parents against the server."""
+    for item in items:
+        item.problems.extend(p.message for p in item.model.problems())
+    if any(i.problems for i in items):
+        return  # fix the documents first; no server round trips for a broken config
+    in_text = {("compute_cluster", i.model.id) for i in items if i.kind == "compute_cluster"}
+    in_text |= {("nodepool", i.cluster, i.model.id) for i in items if i.kind == "nodepool"}
+    for item in items:
+        item.current = _fetch(client, item.kind, item.model.id, item.cluster)
+        if item.exists and not update:
+            item.problems.append(f"already exists: use `{wording.update}` to update it, or pick "
+                                 "another id")
+        if item.exists and item.kind == "compute_cluster":
+            _keep_cluster_placement(item)
+        if (item.kind == "nodepool" and ("compute_cluster", item.cluster) not in in_text
+                and _fetch(client, "compute_cluster", item.cluster) is None):
+            item.problems.append(f"cluster {item.cluster!r} does not exist; add a compute_cluster: "
+                                 "document")
+        if item.kind == "deployment":
+            for ref in item.model.nodepools:
+                cc = ref.compute_cluster.id if ref.compute_cluster else ""
+                if ("nodepool", cc, ref.id) in in_text:
+                    continue
+                if _fetch(client, "nodepool", ref.id, cc) is None:
+                    item.problems.append(f"nodepool {ref.id!r} does not exist in cluster {cc!r}")
+
+
+def _keep_cluster_placement(item: PlanItem) -> None:
+    """A cluster's cloud and region are fixed at creation: an update may not move it."""
+    cur, new = item.current, item.model
+    cur_cloud = cur.cloud_provider.id if cur.cloud_provider else ""
+    new_cloud = new.cloud_provider.id if new.cloud_provider else ""
+    if (cur_cloud, cur.region) != (new_cloud, new.region):
+        item.problems.append(
+            f"cloud_provider/region cannot change ({cur_cloud}/{cur.region} -> "
+            f"{new_cloud}/{new.region}): create a new cluster instead"
+        )
+        return
+    item.model = new.model_copy(update={"cloud_provider": cur.cloud_provider, "region": cur.region})
+
+
+def _fetch(client: Any, kind: str, resource_id: str, cluster: str = "") -> Any:
+    """The resource as the server has it, or None when it does not exist (404)."""
+    try:
+        if kind == "compute_cluster":
+            return client.get_cluster(resource_id)
+        if kind == "nodepool":
+            return client.get_nodepool(cluster, resource_id)
+        return client.get_deployment(resource_id)
+    except ApiError as exc:
+        if exc.http_status == 404:
+            return None
+        raise
