@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import IntEnum
 from types import UnionType
@@ -763,6 +764,28 @@ class ComputeInfo(WireModel):
 class NodeCapacityType(WireModel):
     capacity_types: list[CapacityType] = Field(default_factory=list)
 
+    @classmethod
+    def for_choice(
+        cls, spot: bool, spot_only: bool = False, allowed: Iterable[int] | None = None
+    ) -> NodeCapacityType:
+        """The spot -> capacity-types rule, the one place it is written (wizard, browser,
+        planner, `%compute np create` and `plan` all call it).
+
+        ``allowed`` is the instance type's ``allowed_capacity_types`` (empty or None: all).
+        Spot on sends ``[SPOT_TYPE, ON_DEMAND_TYPE]``: spot preferred, on-demand fallback
+        (Clarifai's documented ``[2, 1]``); ``[SPOT_TYPE]`` alone when ``spot_only`` or the type
+        offers no on-demand. Spot off sends ``[ON_DEMAND_TYPE]``, except on a spot-only type,
+        where spot is the only choice (the wizard forces its toggle on). Spot asked of a type
+        that offers none is sent as asked, so the server's check names the field.
+        """
+        kinds = {int(k) for k in allowed or ()}
+        od_ok = not kinds or CapacityType.ON_DEMAND_TYPE in kinds
+        if spot_only or not od_ok:
+            return cls(capacity_types=[CapacityType.SPOT_TYPE])
+        if spot:
+            return cls(capacity_types=[CapacityType.SPOT_TYPE, CapacityType.ON_DEMAND_TYPE])
+        return cls(capacity_types=[CapacityType.ON_DEMAND_TYPE])
+
 
 def _safe(parse: Any, value: Any) -> float:
     try:
@@ -839,6 +862,11 @@ class InstanceType(WireModel):
     def on_demand_allowed(self) -> bool:
         act = self.allowed_capacity_types
         return not act or not act.capacity_types or CapacityType.ON_DEMAND_TYPE in act.capacity_types
+
+    def capacity_types_for(self, spot: bool, spot_only: bool = False) -> NodeCapacityType:
+        """What a nodepool of this type asks for with this spot choice (NodeCapacityType.for_choice)."""
+        act = self.allowed_capacity_types
+        return NodeCapacityType.for_choice(spot, spot_only, act.capacity_types if act else None)
 
 
 # --------------------------------------------------------------------------------------------

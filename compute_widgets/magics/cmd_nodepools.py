@@ -37,16 +37,6 @@ def split_ids(m: Any, ids: list[str], what: str) -> tuple[str, str]:
     raise UsageError(f"{what} takes CC NP (cluster and nodepool IDs), got {len(ids)} IDs")
 
 
-def capacity_types(spot: bool, spot_only: bool) -> list[Any]:
-    from compute_widgets.api.models import CapacityType
-
-    if spot_only:
-        return [CapacityType.SPOT_TYPE]
-    if spot:  # spot preferred, on-demand fallback (Clarifai's documented example: [2, 1])
-        return [CapacityType.SPOT_TYPE, CapacityType.ON_DEMAND_TYPE]
-    return [CapacityType.ON_DEMAND_TYPE]
-
-
 def build_create(p: argparse.ArgumentParser) -> None:
     p.add_argument("ids", nargs="+", metavar="CC NP", help="cluster ID and new nodepool ID")
     p.add_argument("--config", metavar="FILE", help="Clarifai CLI YAML with a nodepool: key")
@@ -61,23 +51,24 @@ def build_create(p: argparse.ArgumentParser) -> None:
 
 def run_create(m: Any, args: argparse.Namespace) -> Any:
     """Create a nodepool: `CC NP --instance g5.xlarge --min 0 --max 3 [--spot]` or `--config FILE`."""
-    from compute_widgets.api.models import ComputeCluster, NodeCapacityType, Nodepool
+    from compute_widgets.api.models import ComputeCluster, InstanceType, Nodepool
 
     cc, np_id = split_ids(m, args.ids, "`nodepools create`")
     client = m.get_client()
     if args.config:
         nodepool = load_one(args.config, "nodepool")
         updates: dict[str, Any] = {"id": np_id}
+        type_id = args.instance or nodepool.instance_type_id
         if args.instance:
             updates["instance_types"] = [instance_type(client, cc, args.instance)]
         if args.min_instances is not None:
             updates["min_instances"] = args.min_instances
         if args.max_instances is not None:
             updates["max_instances"] = args.max_instances
-        if args.spot or args.spot_only:
-            updates["node_capacity_type"] = NodeCapacityType(
-                capacity_types=capacity_types(args.spot, args.spot_only)
-            )
+        if args.spot or args.spot_only:  # the rule reads what the catalog's type allows
+            it = updates.get("instance_types", [None])[0]
+            it = it or (instance_type(client, cc, type_id) if type_id else InstanceType())
+            updates["node_capacity_type"] = it.capacity_types_for(args.spot, args.spot_only)
         if args.description is not None:
             updates["description"] = args.description
         nodepool = nodepool.model_copy(update=updates)
@@ -86,11 +77,12 @@ def run_create(m: Any, args: argparse.Namespace) -> Any:
             raise UsageError(
                 "`nodepools create` needs --instance TYPE (see `%compute li`) or --config FILE"
             )
+        it = instance_type(client, cc, args.instance)
         nodepool = Nodepool(
             id=np_id,
             description=args.description or "",
-            instance_types=[instance_type(client, cc, args.instance)],
-            node_capacity_type=NodeCapacityType(capacity_types=capacity_types(args.spot, args.spot_only)),
+            instance_types=[it],
+            node_capacity_type=it.capacity_types_for(args.spot, args.spot_only),
             min_instances=args.min_instances if args.min_instances is not None else 0,
             max_instances=args.max_instances if args.max_instances is not None else 1,
         )

@@ -159,7 +159,7 @@ def run_plan(m: Any, args: argparse.Namespace) -> Any:
     """What-if: simulate current vs proposed settings: `CC NP --min 0 --max 8 [--spot|--no-spot] [--duration 7d]`."""
     from IPython.display import display
 
-    from compute_widgets.magics.cmd_nodepools import capacity_types, instance_type
+    from compute_widgets.magics.cmd_nodepools import instance_type
     from compute_widgets.magics.progress import Progress
 
     if args.min_instances is None and args.max_instances is None and args.spot is None:
@@ -173,7 +173,6 @@ def run_plan(m: Any, args: argparse.Namespace) -> Any:
     deployments = client.list_deployments(nodepool_id=np_id, compute_cluster_id=cc)
 
     from compute_widgets import charts
-    from compute_widgets.api.models import NodeCapacityType
     from compute_widgets.sim import DeploymentSpec, PoolSpec, Workload, compare, simulate
 
     updates: dict[str, Any] = {}
@@ -182,7 +181,7 @@ def run_plan(m: Any, args: argparse.Namespace) -> Any:
     if args.max_instances is not None:
         updates["max_instances"] = args.max_instances
     if args.spot is not None:
-        updates["node_capacity_type"] = NodeCapacityType(capacity_types=capacity_types(args.spot, False))
+        updates["node_capacity_type"] = instance.capacity_types_for(args.spot)
     proposed = current.model_copy(update=updates)
     proposed.check()
     deps = [DeploymentSpec.from_wire(d.to_wire()) for d in deployments]

@@ -42,9 +42,8 @@ def nodepool_command(cc_id: str, np: Any) -> str:
     if np.instance_type_id:
         parts += ["--instance", _q(np.instance_type_id)]
     parts += ["--min", str(np.min_instances), "--max", str(np.max_instances)]
-    if np.spot:
-        caps = [int(c) for c in np.node_capacity_type.capacity_types]
-        parts.append("--spot" if 1 in caps else "--spot-only")
+    if np.spot:  # the inverse of NodeCapacityType.for_choice
+        parts.append("--spot" if np.on_demand else "--spot-only")
     if np.description:
         parts += ["--description", _q(np.description)]
     return " ".join(parts)

@@ -6,9 +6,12 @@ Display arithmetic only (price x nodes x hours); the simulator owns real cost mo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._base import esc, html_table
+
+if TYPE_CHECKING:
+    from compute_widgets.api.models import InstanceType, NodeCapacityType, Nodepool
 
 HOURS_PER_MONTH = 730.0
 """365 * 24 / 12, the month cloud price sheets use."""
@@ -26,16 +29,35 @@ the figure an estimate.
 COLD_START = {True: "~3–5 min for GPU nodes", False: "~2–4 min for CPU nodes"}
 """Node provisioning + image pull + model load (reference/autoscaling.md §1: CA FAQ 3-4 min on GCE)."""
 
-_SPOT, _OD = 2, 1  # CapacityType.SPOT_TYPE, CapacityType.ON_DEMAND_TYPE
 
-
-def capacity(it: Any) -> tuple[bool, bool]:
-    """(spot allowed, on-demand allowed); an empty ``allowed_capacity_types`` means all allowed."""
+def allowed_types(it: InstanceType | None) -> list[int]:
+    """The type's ``allowed_capacity_types`` as ints; [] (all allowed) when unset or no type."""
     act = getattr(it, "allowed_capacity_types", None)
-    types = [int(t) for t in (act.capacity_types if act is not None else [])]
+    return [int(t) for t in (act.capacity_types if act is not None else [])]
+
+
+def capacity(it: InstanceType | None) -> tuple[bool, bool]:
+    """(spot allowed, on-demand allowed); an empty ``allowed_capacity_types`` means all allowed."""
+    from compute_widgets.api.models import CapacityType
+
+    types = allowed_types(it)
     if not types:
         return True, True
-    return _SPOT in types, _OD in types
+    return CapacityType.SPOT_TYPE in types, CapacityType.ON_DEMAND_TYPE in types
+
+
+def capacity_types(it: InstanceType | None, spot: bool) -> NodeCapacityType:
+    """What a form's spot toggle sends for this type (the rule: NodeCapacityType.for_choice)."""
+    from compute_widgets.api.models import NodeCapacityType
+
+    return it.capacity_types_for(spot) if it is not None else NodeCapacityType.for_choice(spot)
+
+
+def capacity_text(np: Nodepool) -> str:
+    """A nodepool's capacity types in words: "spot, on-demand fallback", "spot", "on-demand"."""
+    if np.spot:
+        return "spot, on-demand fallback" if np.on_demand else "spot"
+    return "on-demand"
 
 
 def od_price(it: Any) -> float | None:

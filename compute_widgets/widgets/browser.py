@@ -44,17 +44,6 @@ SHARED_CLUSTER_NOTE = (
 )
 
 
-def _capacity_text(np: Any) -> str:
-    types = [
-        int(t) for t in (np.node_capacity_type.capacity_types if np.node_capacity_type else [])
-    ]
-    if 2 in types and 1 in types:
-        return "spot, on-demand fallback"
-    if 2 in types:
-        return "spot"
-    return "on-demand"
-
-
 def _status_text(np: Any) -> str:
     name = enum_label(np.status) or "unknown"
     return name + (f" ({np.status_description})" if np.status_description else "")
@@ -446,7 +435,7 @@ class ComputeBrowser(ViewBase):
                 ),
                 _cell(np.instance_type_id or "–"),
                 _cell(f"{np.min_instances}–{np.max_instances}"),
-                _cell(_capacity_text(np)),
+                _cell(_cost.capacity_text(np)),
                 _cell(_status_text(np)),
                 _cell(np.node_count),
                 _cell(per_np.get(np.id, 0)),
@@ -565,7 +554,7 @@ class ComputeBrowser(ViewBase):
                 ),
             ),
             ("Autoscaling range", f"{np.min_instances} to {np.max_instances} nodes"),
-            ("Capacity type", _capacity_text(np)),
+            ("Capacity type", _cost.capacity_text(np)),
             ("Status", _status_text(np)),
             ("Node count", np.node_count),
         ]
@@ -635,16 +624,11 @@ class ComputeBrowser(ViewBase):
 
         np = self.nodepool
         t = np.instance_types[0] if np.instance_types else None
-        _spot_ok, od_ok = _cost.capacity(t) if t is not None else (True, True)
-        if self.edit_spot.value:
-            caps = [m.CapacityType.SPOT_TYPE] + ([m.CapacityType.ON_DEMAND_TYPE] if od_ok else [])
-        else:
-            caps = [m.CapacityType.ON_DEMAND_TYPE]
         return m.Nodepool(
             id=np.id,
             compute_cluster=m.ComputeCluster(id=self.cluster.id, user_id=self.cluster.user_id),
             instance_types=[m.InstanceType(id=np.instance_type_id)] if np.instance_type_id else [],
-            node_capacity_type=m.NodeCapacityType(capacity_types=caps),
+            node_capacity_type=_cost.capacity_types(t, self.edit_spot.value),
             min_instances=int(self.edit_min.value),
             max_instances=int(self.edit_max.value),
         )
@@ -674,7 +658,7 @@ class ComputeBrowser(ViewBase):
         def done(data: dict[str, Any], seconds: float) -> str:
             self._show_nodepool(data, seconds)
             n = data["nodepool"]
-            return f"Saved nodepool {n.id}: {n.min_instances}–{n.max_instances} nodes, {_capacity_text(n)} ({took(seconds)})"
+            return f"Saved nodepool {n.id}: {n.min_instances}–{n.max_instances} nodes, {_cost.capacity_text(n)} ({took(seconds)})"
 
         return self.runner.run(patch_and_reload, busy=f"Saving nodepool {np.id}…", done=done)
 
@@ -756,7 +740,7 @@ class ComputeBrowser(ViewBase):
             np = self.nodepool
             return (
                 f"ComputeBrowser: nodepool {self.cluster.id}/{np.id}: {np.instance_type_id}, "
-                f"{np.min_instances}-{np.max_instances} nodes, {_capacity_text(np)}, "
+                f"{np.min_instances}-{np.max_instances} nodes, {_cost.capacity_text(np)}, "
                 f"{plural(np.node_count, 'node')}, {plural(len(self.deployments), 'deployment')}{state}"
             )
         if self.page == "cluster" and self.cluster is not None:
@@ -776,7 +760,7 @@ class ComputeBrowser(ViewBase):
                         p.id,
                         p.instance_type_id,
                         f"{p.min_instances}–{p.max_instances}",
-                        _capacity_text(p),
+                        _cost.capacity_text(p),
                         _status_text(p),
                     ]
                     for p in self.nodepools

@@ -174,19 +174,12 @@ class Planner(ViewBase):
     # --- the proposal ---------------------------------------------------------------------------
     def proposed_nodepool(self) -> Any:
         """The nodepool with the proposed settings (a copy; nothing is saved)."""
-        from compute_widgets.api import models as m
-
         t = self.types.get(self.instance_type.value)
-        _spot_ok, od_ok = _cost.capacity(t) if t is not None else (True, True)
-        if self.spot.value:
-            caps = [m.CapacityType.SPOT_TYPE] + ([m.CapacityType.ON_DEMAND_TYPE] if od_ok else [])
-        else:
-            caps = [m.CapacityType.ON_DEMAND_TYPE]
         return self.nodepool.model_copy(
             update={
                 "min_instances": int(self.min_nodes.value),
                 "max_instances": int(self.max_nodes.value),
-                "node_capacity_type": m.NodeCapacityType(capacity_types=caps),
+                "node_capacity_type": _cost.capacity_types(t, self.spot.value),
                 "instance_types": [t] if t is not None else [],
             }
         )

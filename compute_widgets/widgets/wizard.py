@@ -499,19 +499,12 @@ class NodepoolWizard(_Form):
         """The Nodepool the form describes right now (not validated)."""
         m = _models()
         t = self.selected_type
-        # Spot on sends [SPOT_TYPE, ON_DEMAND_TYPE]: spot preferred, on-demand fallback (the
-        # proto's reading of both listed); a spot-only type sends [SPOT_TYPE].
-        if self.spot.value:
-            spot_ok, od_ok = _cost.capacity(t) if t is not None else (True, True)
-            caps = [m.CapacityType.SPOT_TYPE] + ([m.CapacityType.ON_DEMAND_TYPE] if od_ok else [])
-        else:
-            caps = [m.CapacityType.ON_DEMAND_TYPE]
         user = getattr(self.cluster, "user_id", "") or getattr(self.client, "user_id", "") or ""
         return m.Nodepool(
             id=self.nodepool_id.value.strip(),
             description=self.description.value,
             compute_cluster=m.ComputeCluster(id=self.cluster_id, user_id=user),
-            node_capacity_type=m.NodeCapacityType(capacity_types=caps),
+            node_capacity_type=_cost.capacity_types(t, self.spot.value),
             instance_types=[m.InstanceType(id=self.instance_type.value)]
             if self.instance_type.value
             else [],
@@ -644,12 +637,7 @@ def _nodepool_summary(cc_id: str, np: Any, t: Any | None) -> str:
             + (f" ({_cost.accelerator_text(t)})" if t is not None and t.is_gpu else ""),
         ),
         ("Autoscaling range", f"{np.min_instances} to {np.max_instances} nodes"),
-        (
-            "Capacity",
-            "spot, on-demand fallback"
-            if np.spot and len(np.node_capacity_type.capacity_types) > 1
-            else ("spot" if np.spot else "on-demand"),
-        ),
+        ("Capacity", _cost.capacity_text(np)),
         ("Status", enum_label(np.status) or "–"),
     ]
     if np.description:
