@@ -192,29 +192,42 @@ def test_browser_flows_show_true(flow: Flow) -> None:
     _idle(b)
     b.locator("button", has_text="Deploy a model").click()
     dw = b.locator(".cw-deployment-wizard")
-    dw.get_by_placeholder("app id").fill("demo")
-    dw.get_by_placeholder("model id").fill("llama-3-8b")
-    dep_id = dw.get_by_placeholder("e.g. deploy-my-model")
-    expect(dep_id).to_have_value("deploy-llama-3-8b")  # suggested from the model, as Clarifai's
+    # pick the model from the searchable catalog: the owner/app/model fields fill themselves
+    dw.locator(".cw-model-search input").fill("llama")
+    results = dw.locator(".cw-model-results select")
+    first = results.locator("option", has_text="llama").first
+    expect(first).to_be_attached()
+    results.select_option(value=first.get_attribute("value"))
+    owner = dw.get_by_placeholder("user id")
+    app = dw.get_by_placeholder("app id")
+    model = dw.get_by_placeholder("model id")
+    expect(model).to_have_value(re.compile("llama", re.I))
+    path = "/".join(x.input_value() for x in (owner, app, model))
+    assert first.inner_text().replace("\xa0", " ").startswith(path.replace("/", " / ")), (
+        path,
+        first.inner_text(),
+    )
+    dep = f"deploy-{model.input_value()}"
+    expect(dw.get_by_placeholder("e.g. deploy-my-model")).to_have_value(dep)  # suggested
     deploy = dw.locator("button.cw-action", has_text="Deploy")
     expect(deploy).to_be_enabled()
     _scroll(dw)
     flow.screen("4-deployment-wizard")
     deploy.click()
-    expect(
-        dw.locator(".cw-status", has_text="Created deployment deploy-llama-3-8b")
-    ).to_be_visible()
-    expect(b.locator(".cw-deployments")).to_contain_text("deploy-llama-3-8b")
-    expect(b.locator(".cw-deployments")).to_contain_text("llama-3-8b")
-    deployed = client.get_deployment("deploy-llama-3-8b")
+    expect(dw.locator(".cw-status", has_text=f"Created deployment {dep}")).to_be_visible()
+    table = b.locator(".cw-deployments")
+    expect(table).to_contain_text(dep)
+    expect(table).to_contain_text(path)  # the model chosen, as owner/app/model
+    deployed = client.get_deployment(dep)
     assert [p.id for p in deployed.nodepools] == [EXISTING]
+    assert deployed.worker.model.id == model.input_value()
 
     # --- delete the pool: the confirmation says what stops working ---------------------------
     _idle(b)
     b.locator("button", has_text="Delete nodepool…").click()
     confirm = b.locator(".cw-confirm-text")
     expect(confirm).to_have_text(
-        f"Delete nodepool {EXISTING} of cluster {cc}? Its 1 deployment (deploy-llama-3-8b) stop "
+        f"Delete nodepool {EXISTING} of cluster {cc}? Its 1 deployment ({dep}) stop "
         "working: requests to them fail. This cannot be undone."
     )
     _scroll(confirm)

@@ -109,6 +109,13 @@ def tutorial(request, lab: dict, chromium):
         context.close()
 
 
+def test_tutorial_runs_all_and_reads_true(tutorial: Tutorial) -> None:
+    r = tutorial.result
+    assert r["errors"] == [], f"{tutorial.name}: {r['errors']}"
+    assert r["executed"] == r["cells"], r
+    CHECKS[tutorial.name](tutorial.page, tutorial.text)
+
+
 @pytest.mark.parametrize("tutorial", ["01-quickstart"], indirect=True)
 def test_quickstart_wizard_to_chart_in_jupyterlab(tutorial: Tutorial, lab: dict) -> None:
     """After the quickstart's run all: a person fills its first wizard, then the browser shows
@@ -222,13 +229,6 @@ def test_quickstart_wizard_to_chart_in_jupyterlab(tutorial: Tutorial, lab: dict)
     if not readme_shot.exists() or os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
         readme_shot.parent.mkdir(exist_ok=True)
         shutil.copy(ARTIFACTS / "04-browser-nodepool-page.png", readme_shot)
-
-
-def test_tutorial_runs_all_and_reads_true(tutorial: Tutorial) -> None:
-    r = tutorial.result
-    assert r["errors"] == [], f"{tutorial.name}: {r['errors']}"
-    assert r["executed"] == r["cells"], r
-    CHECKS[tutorial.name](tutorial.page, tutorial.text)
 
 
 @pytest.mark.parametrize("tutorial", WITH_WIDGETS, indirect=True)
