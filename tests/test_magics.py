@@ -186,6 +186,21 @@ def test_subcommand_help_prints_without_exiting(shell, capsys):
     assert "--no-spot" in capsys.readouterr().out
 
 
+def test_every_command_and_verb_has_one_handler_with_help():
+    from compute_widgets.magics.dispatch import HANDLERS, build_parser
+    from compute_widgets.magics.parsing import COMMANDS
+
+    assert set(HANDLERS) == {c.name for c in COMMANDS}
+    for cmd in COMMANDS:
+        handlers = HANDLERS[cmd.name]()
+        assert set(handlers) == (set(cmd.verbs) or {None}), cmd.name
+        for verb, found in handlers.items():
+            assert found.run.__name__ == f"run_{(verb or cmd.name).replace('-', '_')}"
+            assert found.build.__name__ == f"build_{(verb or cmd.name).replace('-', '_')}"
+            parser = build_parser(cmd, verb)
+            assert parser.description and parser.description == found.run.__doc__.strip()
+
+
 def test_unknown_subcommand_lists_valid_ones(shell, capsys):
     msg = usage_error(shell, capsys, "%compute frobnicate")
     assert "frobnicate" in msg

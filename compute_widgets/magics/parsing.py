@@ -1,8 +1,9 @@
 """Argument parsing for `%compute`: the command table and an argparse that never exits.
 
 The table below is the single list of subcommands, their CLI aliases and verbs. Dispatch,
-help and tab completion all read it. It is plain data, so loading the extension stays cheap:
-the modules that run a command (`cmd_*.py`) are imported on first use.
+help and tab completion all read it. It is plain data, so loading the extension stays cheap;
+which function runs each (command, verb) is the table `dispatch.HANDLERS`, whose entries
+import the modules that run a command (`cmd_*.py`) on first use.
 """
 
 from __future__ import annotations
@@ -48,15 +49,12 @@ class UsageParser(argparse.ArgumentParser):
 
 @dataclass(frozen=True)
 class Command:
-    """One subcommand: `%compute NAME [VERB] ...`, implemented in `magics/<module>.py`.
+    """One subcommand: `%compute NAME [VERB] ...`, run by its entry in `dispatch.HANDLERS`.
 
-    A group (clusters, nodepools, deployments) has verbs; each verb has aliases. The module
-    defines `build_<verb>(parser)` and `run_<verb>(magics, args)` (for a command without verbs
-    the verb is the command name with `-` replaced by `_`).
+    A group (clusters, nodepools, deployments) has verbs; each verb has aliases.
     """
 
     name: str
-    module: str
     aliases: tuple[str, ...] = ()
     verbs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     summary: str = ""
@@ -71,21 +69,18 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command(
         "clusters",
-        "cmd_clusters",
         ("cc", "computecluster"),
         {"list": ("ls",), "create": ("c",), "delete": ("rm",)},
         "compute clusters: list, create, delete",
     ),
     Command(
         "nodepools",
-        "cmd_nodepools",
         ("np", "nodepool"),
         {"list": ("ls",), "create": ("c",), "scale": (), "delete": ("rm",)},
         "nodepools: list, create, scale, delete",
     ),
     Command(
         "deployments",
-        "cmd_deployments",
         ("dp", "deployment"),
         {
             "list": ("ls",),
@@ -96,14 +91,14 @@ COMMANDS: tuple[Command, ...] = (
         },
         "deployments: list, create, get, logs, delete",
     ),
-    Command("list-instances", "cmd_catalog", ("li",), summary="instance types, with filters"),
-    Command("wizard", "cmd_views", summary="the create wizard (cluster, nodepool, deployment)"),
-    Command("browse", "cmd_views", summary="browse clusters, nodepools and deployments"),
-    Command("chart", "cmd_views", summary="utilization, scaling or cost chart of a nodepool"),
-    Command("monitor", "cmd_views", summary="live chart of a nodepool"),
-    Command("plan", "cmd_views", summary="what-if: simulate new nodepool settings"),
-    Command("connect", "cmd_connect", summary="choose the backend (local or Clarifai)"),
-    Command("status", "cmd_connect", summary="backend, user and server health"),
+    Command("list-instances", ("li",), summary="instance types, with filters"),
+    Command("wizard", summary="the create wizard (cluster, nodepool, deployment)"),
+    Command("browse", summary="browse clusters, nodepools and deployments"),
+    Command("chart", summary="utilization, scaling or cost chart of a nodepool"),
+    Command("monitor", summary="live chart of a nodepool"),
+    Command("plan", summary="what-if: simulate new nodepool settings"),
+    Command("connect", summary="choose the backend (local or Clarifai)"),
+    Command("status", summary="backend, user and server health"),
 )
 
 
