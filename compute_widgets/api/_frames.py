@@ -2,6 +2,7 @@
 
 pandas is imported inside the functions that build DataFrames, so importing the client stays
 cheap; `resource_rows` and `rows_html` need no pandas at all (a ResultList renders without it).
+`html_table` is the one HTML table builder: widgets and magics render their tables with it.
 
 Resource columns (one convention everywhere: what a person scans in a table; the full object
 stays in the ResultList):
@@ -20,7 +21,7 @@ stays in the ResultList):
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -211,21 +212,59 @@ def resources_frame(items: list[Any], kind: type | None) -> Any:
     return frame
 
 
+def html_table(
+    headers: Iterable[str] | None,
+    rows: Iterable[Iterable[Any]],
+    *,
+    caption: str = "",
+    css: str = "",
+    table_style: str = "",
+    header_style: str = "",
+    cell_style: str = "",
+    row_headers: bool = False,
+    raw_columns: Collection[int] = (),
+    highlight: int | None = None,
+    highlight_attrs: str = "",
+) -> str:
+    """The one HTML table builder (ResultList, the magics' key/value view, the widgets' tables).
+
+    Cells are escaped unless their column is in ``raw_columns`` (markup the caller built);
+    ``row_headers`` makes each row's first cell a <th> (a key/value table); the row at
+    ``highlight`` gets ``highlight_attrs`` (class/style of a chosen row). Styles are inline:
+    frontends and static viewers drop <style> blocks.
+    """
+
+    def attr(name: str, value: str) -> str:
+        return f" {name}='{value}'" if value else ""
+
+    th, td = f"<th{attr('style', header_style)}>", f"<td{attr('style', cell_style)}>"
+    parts = [f"<table{attr('class', css)}{attr('style', table_style)}>"]
+    if caption:
+        parts.append(f"<caption style='text-align:left'><b>{html.escape(caption)}</b></caption>")
+    if headers is not None:
+        head = "".join(f"{th}{html.escape(str(h))}</th>" for h in headers)
+        parts.append(f"<thead><tr>{head}</tr></thead>")
+    body = []
+    for i, row in enumerate(rows):
+        cells = []
+        for j, c in enumerate(row):
+            text = str(c) if j in raw_columns else html.escape(str(c), quote=True)
+            cells.append(f"{th}{text}</th>" if row_headers and j == 0 else f"{td}{text}</td>")
+        body.append(f"<tr{' ' + highlight_attrs if i == highlight and highlight_attrs else ''}>"
+                    f"{''.join(cells)}</tr>")  # fmt: skip
+    if body:
+        parts.append(f"<tbody>{''.join(body)}</tbody>")
+    return "".join(parts) + "</table>"
+
+
 def rows_html(rows: list[dict[str, Any]], title: str, limit: int = 50) -> str:
-    """A small HTML table (escaped), the first `limit` rows."""
+    """A titled table of resource rows (escaped), the first `limit` rows."""
     if not rows:
         return f"<div><b>{html.escape(title)}</b></div>"
     cols = list(rows[0])
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = []
-    for r in rows[:limit]:
-        cells = "".join(f"<td>{html.escape(_cell(r.get(c), c))}</td>" for c in cols)
-        body.append(f"<tr>{cells}</tr>")
+    table = html_table(cols, ([_cell(r.get(c), c) for c in cols] for r in rows[:limit]))
     more = f"<div>… {len(rows) - limit} more</div>" if len(rows) > limit else ""
-    return (
-        f"<div><b>{html.escape(title)}</b><table><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>{more}</div>"
-    )
+    return f"<div><b>{html.escape(title)}</b>{table}{more}</div>"
 
 
 def _cell(value: Any, column: str = "") -> str:

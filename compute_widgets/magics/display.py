@@ -7,13 +7,12 @@ and forwards attribute access to it, so `np = %compute np get ...; np.max_instan
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from compute_widgets.api._labels import enum_label, provider_label
+from compute_widgets.api import enum_label, html_table, provider_label
 
 _SKIP_KEYS = {"key"}  # ComputeCluster.key.id is a secret (the PAT on Clarifai)
 _MAX_ROWS = 30
@@ -97,12 +96,10 @@ class KeyValueTable:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
-            for k, v in self.rows
+        left = "text-align:left"
+        return html_table(
+            None, self.rows, caption=self.title, row_headers=True, header_style=left, cell_style=left
         )
-        return f"<table><caption style='text-align:left'><b>{html.escape(self.title)}</b></caption>{body}</table>"
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.rows)

@@ -91,21 +91,23 @@ def html_table(
     css: str = "cw-table",
     raw_columns: frozenset[int] = frozenset(),
 ) -> str:
-    """A small HTML table; cells are escaped unless their column is in ``raw_columns``."""
-    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{esc(h)}</th>" for h in headers)
-    body = []
-    for i, row in enumerate(rows):
-        style = f" class='{CSS_SELECTED}' style='{SELECTED_ROW_STYLE}'" if i == highlight else ""
-        cells = "".join(
-            f"<td style='padding:2px 8px'>{c if j in raw_columns else esc(c)}</td>"
-            for j, c in enumerate(row)
-        )
-        body.append(f"<tr{style}>{cells}</tr>")
-    if not body:
-        return f"<table class='{css}'><thead><tr>{head}</tr></thead></table><i>none</i>"
-    return (
-        f"<table class='{css}' style='border-collapse:collapse;font-size:90%'>"
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    """A widget's table: api.html_table with the widgets' padding, chosen-row style and "none"."""
+    from compute_widgets.api import html_table as table
+
+    rows = list(rows)
+    header_style = "text-align:left;padding:2px 8px"
+    if not rows:
+        return table(headers, [], css=css, header_style=header_style) + "<i>none</i>"
+    return table(
+        headers,
+        rows,
+        css=css,
+        table_style="border-collapse:collapse;font-size:90%",
+        header_style=header_style,
+        cell_style="padding:2px 8px",
+        raw_columns=raw_columns,
+        highlight=highlight,
+        highlight_attrs=f"class='{CSS_SELECTED}' style='{SELECTED_ROW_STYLE}'",
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import ipywidgets as W
 import traitlets
 
-from compute_widgets.api._labels import enum_label, plural, provider_label
+from compute_widgets.api import enum_label, plural, provider_label
 
 from . import _cost
 from ._ascode import (
