@@ -16,12 +16,12 @@ def build_list_instances(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-gpu-mem", type=non_negative_float, metavar="GiB", help="at least GiB per GPU")
 
 
-def run_list_instances(m: Any, args: argparse.Namespace) -> Any:
+def run_list_instances(magics: Any, args: argparse.Namespace) -> Any:
     """Instance types offered, with filters (a DataFrame)."""
     from compute_widgets.api.client import ResultList
     from compute_widgets.api.models import InstanceType
 
-    types = m.get_client().list_instance_types(args.cloud or "all", args.region or "all")
+    types = magics.get_client().list_instance_types(args.cloud or "all", args.region or "all")
     picked = [it for it in types if keep(it, args)]
     return ResultList(picked, InstanceType).to_dataframe()
 

@@ -14,13 +14,13 @@ def build_list(p: argparse.ArgumentParser) -> None:
     pass
 
 
-def run_list(m: Any, args: argparse.Namespace) -> Any:
+def run_list(magics: Any, args: argparse.Namespace) -> Any:
     """List compute clusters (a DataFrame: `df = %compute cc list`)."""
     from compute_widgets.api.client import ResultList
     from compute_widgets.api.models import ComputeCluster
 
-    clusters = ResultList(m.get_client().iter_clusters(per_page=m.page_size), ComputeCluster)
-    m.cache_put(("clusters",), [c.id for c in clusters])
+    clusters = ResultList(magics.get_client().iter_clusters(per_page=magics.page_size), ComputeCluster)
+    magics.cache_put(("clusters",), [c.id for c in clusters])
     return clusters.to_dataframe()
 
 
@@ -32,7 +32,7 @@ def build_create(p: argparse.ArgumentParser) -> None:
     p.add_argument("--description", help="free text")
 
 
-def run_create(m: Any, args: argparse.Namespace) -> Any:
+def run_create(magics: Any, args: argparse.Namespace) -> Any:
     """Create a compute cluster from flags or a --config YAML file."""
     from compute_widgets.api.models import CloudProvider, ComputeCluster
 
@@ -60,8 +60,8 @@ def run_create(m: Any, args: argparse.Namespace) -> Any:
     if not cluster.id:
         raise UsageError("the new cluster needs an ID: `%compute cc create CC ...` or `id:` in --config")
     cluster.check()
-    created = m.get_client().create_cluster(cluster)
-    m.invalidate_ids()
+    created = magics.get_client().create_cluster(cluster)
+    magics.invalidate_ids()
     return ModelView("compute cluster", created)
 
 
@@ -69,10 +69,10 @@ def build_delete(p: argparse.ArgumentParser) -> None:
     p.add_argument("cluster_ids", nargs="+", metavar="CC", help="cluster ID(s)")
 
 
-def run_delete(m: Any, args: argparse.Namespace) -> None:
+def run_delete(magics: Any, args: argparse.Namespace) -> None:
     """Delete compute clusters (no prompt, like the CLI)."""
-    m.get_client().delete_clusters(list(args.cluster_ids))
-    m.invalidate_ids()
+    magics.get_client().delete_clusters(list(args.cluster_ids))
+    magics.invalidate_ids()
     print(f"Deleted compute cluster(s): {', '.join(args.cluster_ids)}")
 
 

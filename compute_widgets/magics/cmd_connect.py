@@ -34,7 +34,7 @@ def build_connect(p: argparse.ArgumentParser) -> None:
     p.hide_values = True  # type: ignore[attr-defined]  # see UsageParser.error
 
 
-def run_connect(m: Any, args: argparse.Namespace) -> Any:
+def run_connect(magics: Any, args: argparse.Namespace) -> Any:
     """Choose the backend of the magics: --local, --api-base URL (PAT from CLARIFAI_PAT), or the environment.
 
     Only the magics switch; `compute_widgets.get_client()` in Python is left as it is.
@@ -51,7 +51,7 @@ def run_connect(m: Any, args: argparse.Namespace) -> Any:
         raise UsageError("--data-dir goes with --local")
     from compute_widgets.settings import Settings
 
-    kwargs: dict[str, Any] = {"user_id": args.user_id or m.user_id or None}
+    kwargs: dict[str, Any] = {"user_id": args.user_id or magics.user_id or None}
     if args.local:
         kwargs["local"] = True
         if args.data_dir:
@@ -59,7 +59,7 @@ def run_connect(m: Any, args: argparse.Namespace) -> Any:
     elif args.api_base:
         kwargs["api_base"] = args.api_base
     client = Settings.resolve(**kwargs).client()
-    m.use_client(client, owned=True)
+    magics.use_client(client, owned=True)
     return status_table(client, "connected")
 
 
@@ -67,9 +67,9 @@ def build_status(p: argparse.ArgumentParser) -> None:
     pass
 
 
-def run_status(m: Any, args: argparse.Namespace) -> Any:
+def run_status(magics: Any, args: argparse.Namespace) -> Any:
     """Which backend, which user, server health (the token is never shown)."""
-    return status_table(m.get_client(), "compute status")
+    return status_table(magics.get_client(), "compute status")
 
 
 def status_table(client: Any, title: str) -> KeyValueTable:

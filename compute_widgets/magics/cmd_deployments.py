@@ -19,19 +19,19 @@ def build_list(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster", metavar="CC", help="only deployments in this cluster")
 
 
-def run_list(m: Any, args: argparse.Namespace) -> Any:
+def run_list(magics: Any, args: argparse.Namespace) -> Any:
     """List deployments, all or those on one nodepool (a DataFrame)."""
     from compute_widgets.api.client import ResultList
     from compute_widgets.api.models import Deployment
 
-    pages = m.get_client().iter_deployments(
+    pages = magics.get_client().iter_deployments(
         nodepool_id=args.nodepool_id or None,
         compute_cluster_id=args.cluster or None,
-        per_page=m.page_size,
+        per_page=magics.page_size,
     )
     deployments = ResultList(pages, Deployment)
     if not args.nodepool_id and not args.cluster:
-        m.cache_put(("deployments",), [d.id for d in deployments])
+        magics.cache_put(("deployments",), [d.id for d in deployments])
     return deployments.to_dataframe()
 
 
@@ -57,12 +57,12 @@ def build_create(p: argparse.ArgumentParser) -> None:
     p.add_argument("--description", help="free text")
 
 
-def nodepool_cluster(m: Any, client: Any, np_id: str, given: str | None) -> str:
+def nodepool_cluster(magics: Any, client: Any, np_id: str, given: str | None) -> str:
     """The cluster of nodepool `np_id`: --cluster, the default cluster, else looked up."""
     if given:
         return given
-    if m.default_cluster:
-        return m.default_cluster
+    if magics.default_cluster:
+        return magics.default_cluster
     owners = sorted({(n.compute_cluster.id if n.compute_cluster else "") for n in client.list_nodepools(None) if n.id == np_id} - {""})
     if len(owners) == 1:
         return owners[0]
@@ -71,7 +71,7 @@ def nodepool_cluster(m: Any, client: Any, np_id: str, given: str | None) -> str:
     raise UsageError(f"nodepool {np_id!r} exists in clusters {', '.join(owners)}: pass --cluster CC")
 
 
-def run_create(m: Any, args: argparse.Namespace) -> Any:
+def run_create(magics: Any, args: argparse.Namespace) -> Any:
     """Deploy a model on a nodepool: `NP DEP --model user/app/model [--min-replicas 0 --max-replicas 2]`."""
     from compute_widgets.api.models import (
         AutoscaleConfig,
@@ -81,7 +81,7 @@ def run_create(m: Any, args: argparse.Namespace) -> Any:
         Worker,
     )
 
-    client = m.get_client()
+    client = magics.get_client()
     if args.config:
         deployment = load_one(args.config, "deployment")
     elif args.model:
@@ -98,7 +98,7 @@ def run_create(m: Any, args: argparse.Namespace) -> Any:
     if not deployment.user_id:
         updates["user_id"] = client.user_id
     if not deployment.nodepools and not deployment.deployment_nodepools:
-        cc = nodepool_cluster(m, client, args.nodepool_id, args.cluster)
+        cc = nodepool_cluster(magics, client, args.nodepool_id, args.cluster)
         updates["nodepools"] = [
             Nodepool(id=args.nodepool_id, compute_cluster=ComputeCluster(id=cc, user_id=client.user_id))
         ]
@@ -115,7 +115,7 @@ def run_create(m: Any, args: argparse.Namespace) -> Any:
         raise UsageError("the new deployment needs an ID: `%compute dp create NP DEP ...`")
     deployment.check()
     created = client.create_deployment(deployment)
-    m.invalidate_ids()
+    magics.invalidate_ids()
     return ModelView("deployment", created)
 
 
@@ -123,9 +123,9 @@ def build_get(p: argparse.ArgumentParser) -> None:
     p.add_argument("deployment_id", metavar="DEP")
 
 
-def run_get(m: Any, args: argparse.Namespace) -> Any:
+def run_get(magics: Any, args: argparse.Namespace) -> Any:
     """Show one deployment (status, replicas, nodepools)."""
-    return ModelView("deployment", m.get_client().get_deployment(args.deployment_id))
+    return ModelView("deployment", magics.get_client().get_deployment(args.deployment_id))
 
 
 def build_logs(p: argparse.ArgumentParser) -> None:
@@ -134,11 +134,11 @@ def build_logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=positive_int, default=50, help="last N entries (default 50)")
 
 
-def run_logs(m: Any, args: argparse.Namespace) -> Any:
+def run_logs(magics: Any, args: argparse.Namespace) -> Any:
     """Log entries of a deployment's nodepool: `DEP [--log-type model|events]` (a DataFrame)."""
     import pandas as pd
 
-    client = m.get_client()
+    client = magics.get_client()
     deployment = client.get_deployment(args.deployment_id)
     pools = [(n.compute_cluster.id if n.compute_cluster else "", n.id) for n in deployment.nodepools]
     pools += [(d.compute_cluster.id if d.compute_cluster else "", d.id) for d in deployment.deployment_nodepools]
@@ -165,8 +165,8 @@ def build_delete(p: argparse.ArgumentParser) -> None:
     p.add_argument("deployment_ids", nargs="+", metavar="DEP")
 
 
-def run_delete(m: Any, args: argparse.Namespace) -> None:
+def run_delete(magics: Any, args: argparse.Namespace) -> None:
     """Delete deployments (no prompt, like the CLI)."""
-    m.get_client().delete_deployments(list(args.deployment_ids))
-    m.invalidate_ids()
+    magics.get_client().delete_deployments(list(args.deployment_ids))
+    magics.invalidate_ids()
     print(f"Deleted deployment(s): {', '.join(args.deployment_ids)}")

@@ -16,24 +16,24 @@ def build_list(p: argparse.ArgumentParser) -> None:
     p.add_argument("cluster_id", nargs="?", metavar="CC", help="cluster ID (default: all clusters)")
 
 
-def run_list(m: Any, args: argparse.Namespace) -> Any:
+def run_list(magics: Any, args: argparse.Namespace) -> Any:
     """List nodepools of one cluster, or of every cluster (a DataFrame)."""
     from compute_widgets.api.client import ResultList
     from compute_widgets.api.models import Nodepool
 
-    client = m.get_client()
-    nodepools = ResultList(client.iter_nodepools(args.cluster_id or None, per_page=m.page_size), Nodepool)
+    client = magics.get_client()
+    nodepools = ResultList(client.iter_nodepools(args.cluster_id or None, per_page=magics.page_size), Nodepool)
     if args.cluster_id:
-        m.cache_put(("nodepools", args.cluster_id), [n.id for n in nodepools])
+        magics.cache_put(("nodepools", args.cluster_id), [n.id for n in nodepools])
     return nodepools.to_dataframe()
 
 
-def split_ids(m: Any, ids: list[str], what: str) -> tuple[str, str]:
+def split_ids(magics: Any, ids: list[str], what: str) -> tuple[str, str]:
     """`CC NP`, or just `NP` with `default_cluster` set."""
     if len(ids) == 2:
         return ids[0], ids[1]
     if len(ids) == 1:
-        return m.cluster_id(None, what), ids[0]
+        return magics.cluster_id(None, what), ids[0]
     raise UsageError(f"{what} takes CC NP (cluster and nodepool IDs), got {len(ids)} IDs")
 
 
@@ -49,12 +49,12 @@ def build_create(p: argparse.ArgumentParser) -> None:
     p.add_argument("--description", help="free text")
 
 
-def run_create(m: Any, args: argparse.Namespace) -> Any:
+def run_create(magics: Any, args: argparse.Namespace) -> Any:
     """Create a nodepool: `CC NP --instance g5.xlarge --min 0 --max 3 [--spot]` or `--config FILE`."""
     from compute_widgets.api.models import ComputeCluster, InstanceType, Nodepool
 
-    cc, np_id = split_ids(m, args.ids, "`nodepools create`")
-    client = m.get_client()
+    cc, np_id = split_ids(magics, args.ids, "`nodepools create`")
+    client = magics.get_client()
     if args.config:
         nodepool = load_one(args.config, "nodepool")
         updates: dict[str, Any] = {"id": np_id}
@@ -91,7 +91,7 @@ def run_create(m: Any, args: argparse.Namespace) -> Any:
     )
     nodepool.check()
     created = client.create_nodepool(cc, nodepool)
-    m.invalidate_ids()
+    magics.invalidate_ids()
     return ModelView("nodepool", created)
 
 
@@ -117,12 +117,12 @@ def build_scale(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max", type=positive_int, dest="max_instances", help="new max nodes")
 
 
-def run_scale(m: Any, args: argparse.Namespace) -> Any:
+def run_scale(magics: Any, args: argparse.Namespace) -> Any:
     """Change a nodepool's autoscaling bounds: `CC NP --min 0 --max 5`."""
     if args.min_instances is None and args.max_instances is None:
         raise UsageError("`nodepools scale` needs --min and/or --max")
-    cc, np_id = split_ids(m, args.ids, "`nodepools scale`")
-    client = m.get_client()
+    cc, np_id = split_ids(magics, args.ids, "`nodepools scale`")
+    client = magics.get_client()
     current = client.get_nodepool(cc, np_id)
     updates = {}
     if args.min_instances is not None:
@@ -139,12 +139,12 @@ def build_delete(p: argparse.ArgumentParser) -> None:
     p.add_argument("ids", nargs="+", metavar="CC NP", help="cluster ID, then nodepool ID(s)")
 
 
-def run_delete(m: Any, args: argparse.Namespace) -> None:
+def run_delete(magics: Any, args: argparse.Namespace) -> None:
     """Delete nodepools of a cluster: `CC NP [NP ...]` (no prompt, like the CLI)."""
     if len(args.ids) == 1:
-        cc, ids = m.cluster_id(None, "`nodepools delete`"), args.ids
+        cc, ids = magics.cluster_id(None, "`nodepools delete`"), args.ids
     else:
         cc, ids = args.ids[0], args.ids[1:]
-    m.get_client().delete_nodepools(cc, ids)
-    m.invalidate_ids()
+    magics.get_client().delete_nodepools(cc, ids)
+    magics.invalidate_ids()
     print(f"Deleted nodepool(s) {', '.join(ids)} of cluster {cc}")

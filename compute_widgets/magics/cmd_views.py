@@ -30,10 +30,10 @@ def _pool_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("ids", nargs="+", metavar="CC NP", help="cluster and nodepool IDs")
 
 
-def _pool(m: Any, ids: list[str], what: str) -> tuple[str, str]:
+def _pool(magics: Any, ids: list[str], what: str) -> tuple[str, str]:
     from compute_widgets.magics.cmd_nodepools import split_ids
 
-    return split_ids(m, ids, what)
+    return split_ids(magics, ids, what)
 
 
 # --- wizard -------------------------------------------------------------------------------
@@ -44,15 +44,15 @@ def build_wizard(p: argparse.ArgumentParser) -> None:
     p.add_argument("ids", nargs="*", metavar="CC [NP]", help="nodepool: CC; deployment: CC NP")
 
 
-def run_wizard(m: Any, args: argparse.Namespace) -> Any:
+def run_wizard(magics: Any, args: argparse.Namespace) -> Any:
     """The create wizard: `wizard [cluster | nodepool CC | deployment CC NP]` (a widget)."""
     from compute_widgets import widgets
 
-    client = m.get_client()
+    client = magics.get_client()
     need = {"cluster": 0, "nodepool": 1, "deployment": 2}[args.what]
     ids = list(args.ids)
-    if need and len(ids) == need - 1 and m.default_cluster:
-        ids = [m.default_cluster]
+    if need and len(ids) == need - 1 and magics.default_cluster:
+        ids = [magics.default_cluster]
     if len(ids) != need:
         usage = {"nodepool": "wizard nodepool CC", "deployment": "wizard deployment CC NP"}
         raise UsageError(
@@ -70,11 +70,11 @@ def build_browse(p: argparse.ArgumentParser) -> None:
     pass
 
 
-def run_browse(m: Any, args: argparse.Namespace) -> Any:
+def run_browse(magics: Any, args: argparse.Namespace) -> Any:
     """Browse clusters -> nodepools -> deployments (a widget)."""
     from compute_widgets import widgets
 
-    return widgets.ComputeBrowser(m.get_client())
+    return widgets.ComputeBrowser(magics.get_client())
 
 
 # --- chart --------------------------------------------------------------------------------
@@ -85,16 +85,16 @@ def build_chart(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resolution", default=None, help="step, e.g. 5m (default: from the range)")
 
 
-def run_chart(m: Any, args: argparse.Namespace) -> Any:
+def run_chart(magics: Any, args: argparse.Namespace) -> Any:
     """A nodepool chart over a time range: `CC NP [--range 7d] [--kind utilization|scaling|cost]`."""
     from compute_widgets import charts
 
-    cc, np_id = _pool(m, args.ids, "`chart`")
-    client = m.get_client()
+    cc, np_id = _pool(magics, args.ids, "`chart`")
+    client = magics.get_client()
     from compute_widgets import _warm
     from compute_widgets.magics.progress import Progress
 
-    progress = Progress(enabled=m.show_progress and _warm.server_warm(client) is False)
+    progress = Progress(enabled=magics.show_progress and _warm.server_warm(client) is False)
     progress.update(f"reading the history: {_warm.SERVER_COMPILING}…")  # a wait: say why
     end = client_now(client)
     start = end - timedelta(seconds=args.range)
@@ -133,13 +133,13 @@ def build_monitor(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interval", type=float, default=5.0, help="seconds between refreshes")
 
 
-def run_monitor(m: Any, args: argparse.Namespace) -> Any:
+def run_monitor(magics: Any, args: argparse.Namespace) -> Any:
     """A live chart of a nodepool (stopped by `%unload_ext` or its own stop button)."""
     from compute_widgets import charts
 
-    cc, np_id = _pool(m, args.ids, "`monitor`")
-    monitor = charts.live_monitor(m.get_client(), cc, np_id, interval=args.interval)
-    m.track_monitor(monitor)
+    cc, np_id = _pool(magics, args.ids, "`monitor`")
+    monitor = charts.live_monitor(magics.get_client(), cc, np_id, interval=args.interval)
+    magics.track_monitor(monitor)
     return monitor
 
 
@@ -155,7 +155,7 @@ def build_plan(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="simulation seed")
 
 
-def run_plan(m: Any, args: argparse.Namespace) -> Any:
+def run_plan(magics: Any, args: argparse.Namespace) -> Any:
     """What-if: simulate current vs proposed settings: `CC NP --min 0 --max 8 [--spot|--no-spot] [--duration 7d]`."""
     from IPython.display import display
 
@@ -164,9 +164,9 @@ def run_plan(m: Any, args: argparse.Namespace) -> Any:
 
     if args.min_instances is None and args.max_instances is None and args.spot is None:
         raise UsageError("`plan` needs a change to try: --min, --max, --spot or --no-spot")
-    cc, np_id = _pool(m, args.ids, "`plan`")
-    client = m.get_client()
-    progress = Progress(total=4, enabled=m.show_progress)
+    cc, np_id = _pool(magics, args.ids, "`plan`")
+    client = magics.get_client()
+    progress = Progress(total=4, enabled=magics.show_progress)
     progress.step(f"reading nodepool {cc}/{np_id}")
     current = client.get_nodepool(cc, np_id)
     instance = instance_type(client, cc, current.instance_type_id)
