@@ -18,6 +18,15 @@ Differences from the official SDK, all on the side of saying more:
 * several documents (``---``) may sit in one text (a notebook cell): `load_documents` returns
   them in dependency order (clusters, nodepools, deployments) and fills the obvious links
   (a nodepool's compute_cluster, a deployment nodepool's compute_cluster) from the others.
+
+Create-or-update lives here too, so Python and the `%%compute` magic share one engine:
+
+    plan = plan_config(client, "stack.yaml")   # read-only: Plan of creates/updates/unchanged
+    plan                                       # a table in a notebook; plan.problems if any
+    apply_config(client, plan)                 # writes in dependency order -> [Applied]
+
+Nothing is written unless every document passes (rules, parents and names checked against
+the server); a write failing half-way raises ApplyError saying what was already done.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """`ComputeMagics`: options (traitlets), session state, and the `%compute`/`%%compute` entry.
 
-Kept thin on purpose: parsing is in parsing.py/dispatch.py, each subcommand in its own
-`cmd_*.py`, the YAML cell in cell.py, completion in completion.py. All state of a session
+Kept thin on purpose: the command table is parsing.COMMANDS, the function of each
+(command, verb) is dispatch.HANDLERS, each subcommand lives in its own `cmd_*.py`, the YAML
+cell in cell.py (a caller of api.config.plan_config / apply_config, where the create-or-update
+rules live), completion in completion.py. All state of a session
 (client, completion cache, running monitors) lives on the one ComputeMagics instance, so
 tests need no global reset.
 """
