@@ -40,6 +40,8 @@ TABLE = {
     11101: ("CONN_DOES_NOT_EXIST", 404),
     11102: ("CONN_INVALID_REQUEST", 400),
     11103: ("CONN_METHOD_NOT_ALLOWED", 405),
+    21100: ("MODEL_TRAINED", 500),  # a model version's state, never an answer's status
+    21200: ("MODEL_DOES_NOT_EXIST", 404),
     25600: ("RUNNER_DOES_NOT_EXIST", 404),
     25601: ("RUNNER_PERMISSION_DENIED", 403),
     25602: ("RUNNER_INVALID_ARGUMENT", 400),
@@ -169,3 +171,78 @@ def test_tree():
     assert "abcdef123456" not in str(err) and err.attempts == 4
     api = pickle.loads(pickle.dumps(ApiError(25700, "gone", req_id="r")))
     assert str(api) == "NODEPOOL_DOES_NOT_EXIST (25700): gone. [req_id r]"
+
+
+# --- the exception tree, documented once ---------------------------------------------------------
+
+
+def _documented_tree() -> dict[str, str]:
+    """{class: parent} read from the tree drawn in api/errors.py's docstring."""
+    import re
+
+    from compute_widgets.api import errors
+
+    doc = errors.__doc__ or ""
+    lines = doc.split("::", 1)[1].splitlines()
+    tree: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []  # (column of the name, name)
+    for line in lines:
+        found = re.match(r"^([\s│├└─]*)([A-Z]\w+)", line)
+        if not found:
+            if tree and line.strip() and not line.startswith(" " * 8):
+                break  # prose after the tree
+            continue
+        col, name = len(found.group(1)), found.group(2)
+        while stack and stack[-1][0] >= col:
+            stack.pop()
+        tree[name] = stack[-1][1] if stack else ""
+        stack.append((col, name))
+    return tree
+
+
+def _defined_tree() -> dict[str, str]:
+    """{class: parent} of every ComputeError subclass defined in the package (read by AST)."""
+    import ast
+    from pathlib import Path
+
+    import compute_widgets
+
+    bases: dict[str, list[str]] = {}
+    for path in Path(compute_widgets.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                names = [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases]
+                bases.setdefault(node.name, []).extend(names)
+    tree = {"ComputeError": ""}
+    grew = True
+    while grew:
+        grew = False
+        for name, parents in bases.items():
+            ours = [p for p in parents if p in tree]
+            if name not in tree and ours:
+                tree[name] = ours[0]
+                grew = True
+    return tree
+
+
+def test_the_docstring_tree_lists_exactly_the_exceptions_defined():
+    documented = _documented_tree()
+    assert "ConfigError" in documented and "ServerError" in documented
+    assert documented == _defined_tree()
+
+
+def test_the_tree_is_the_real_hierarchy():
+    from compute_widgets.api import config, errors
+    from compute_widgets.local import runtime
+
+    classes = {c.__name__: c for m in (errors, config, runtime) for c in vars(m).values()
+               if isinstance(c, type) and issubclass(c, ComputeError)}  # fmt: skip
+    for name, parent in _documented_tree().items():
+        if parent:
+            assert classes[parent] in classes[name].__bases__, name
+
+
+def test_the_client_docstring_points_to_the_tree():
+    from compute_widgets.api import client
+
+    assert "api/errors.py" in client.__doc__ and "├──" not in client.__doc__

@@ -4,14 +4,10 @@ Both clients have the same methods; every method is one operation of `_base.Base
 (which builds the requests and parses the answers) driven by a thin I/O shell here. One
 connection pool per client, a timeout on every call, retries as described in `_retry.py`.
 
-Failures (all subclasses of `errors.ComputeError`):
-
-    ComputeError
-     ├── InvalidInput      a resource failed validation before anything was sent (pre-flight)
-     ├── ApiError          the server answered with a non-success status: code, code_name,
-     │                     description, details, req_id, http_status; one-line str()
-     ├── ConnectionFailed  the server could not be reached, also after the retries
-     └── NotConfigured     connect() found no backend (settings.py)
+Failures are `errors.ComputeError` subclasses; the whole tree is in api/errors.py's docstring.
+A client raises InvalidInput (pre-flight validation, nothing sent), ApiError (a non-success
+status: code, code_name, description, details, req_id, http_status) and ConnectionFailed (no
+answer, also after the retries).
 
 Creates retried after an ambiguous failure (read timeout, dropped connection, 502/504) can
 answer "already exists" (HTTP 409 / DATABASE_DUPLICATE_KEY) because the first attempt landed:

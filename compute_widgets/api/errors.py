@@ -1,13 +1,17 @@
-"""Every failure the compute API layer raises, in one place.
+"""Every failure compute_widgets raises on purpose, documented in one place (this tree).
 
-Exception tree::
+Exception tree (every ComputeError subclass in the package; tests/test_errors.py holds the tree
+to the classes defined, so a new one is added here)::
 
     ComputeError                      base of everything compute_widgets raises
     ├── InvalidInput (+ ValueError)   a field failed validation; .problems lists every one
     │   └── ConfigError               ... in a YAML config file (api/config.py): file, key, line
     ├── ApiError                      the server answered with a non-success status.code
     ├── ConnectionFailed              the server could not be reached (after retries)
-    └── NotConfigured                 connect() found no backend to talk to
+    ├── NotConfigured                 connect() found no backend to talk to (settings.py)
+    ├── ApplyError                    a config apply failed half-way (api/config.py): .done, .item
+    └── ServerError                   the local control plane could not start, be found or stop
+                                      (local/runtime.py)
 
 `ApiError` carries Clarifai's status (code, code name, description, details, req_id) and the
 HTTP status; its message is one line a person can act on. No message ever contains a token:

@@ -70,7 +70,9 @@ _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class ServerError(ComputeError):
-    """The local control plane could not be started, found or stopped (message says why)."""
+    """The local control plane could not be started, found or stopped (message says why).
+
+    A ComputeError: listed in the exception tree of api/errors.py's docstring."""
 
 
 @dataclasses.dataclass(frozen=True)
