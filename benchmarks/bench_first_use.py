@@ -1,6 +1,6 @@
 """First touches, cold and warm, beside a cell that only imports the package (issue 13 #11).
 
-Run: python benchmarks/bench_first_use.py [--repeat N] [--only quickstart,chart,plan,page]
+Run: python benchmarks/bench_first_use.py [--repeat N] [--only quickstart,chart,plan,page] [--cells]
 
 Each figure is one cell (or the quickstart's whole Run all) executed in a fresh kernel by
 nbclient, timed from the kernel's own execute_input/execute_reply timestamps (kernel start-up
@@ -42,6 +42,7 @@ from nbclient import NotebookClient
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "notebooks" / "01-quickstart.ipynb"
 GOAL_OVER_BASELINE_S = 2.0
+CELLS = False  # --cells
 
 SETUP = """
 import compute_widgets as cw
@@ -109,6 +110,10 @@ def run_one(name: str, numba_dir: Path) -> float:
         nb, timed = _notebook(name)
         resources = {"metadata": {"path": str(work)}}
         NotebookClient(nb, timeout=900, kernel_name="python3", resources=resources).execute()
+        if CELLS:  # where the time goes, cell by cell
+            for i in timed:
+                head = nb.cells[i].source.strip().splitlines()[0][:60]
+                print(f"      {_seconds(nb.cells[i]):6.2f} s  {head}")
         return sum(_seconds(nb.cells[i]) for i in timed)
     finally:
         handle = runtime.find_server(Path(env[runtime.DATA_DIR_ENV]))
@@ -126,7 +131,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=1, help="cold+warm rounds (default 1)")
     ap.add_argument("--only", default=",".join(ORDER), help="comma-separated touches")
+    ap.add_argument("--cells", action="store_true", help="print each timed cell's time")
     args = ap.parse_args()
+    global CELLS
+    CELLS = args.cells
     names = [n for n in ORDER if n in args.only.split(",") or n == "import"]
     cold: dict[str, list[float]] = {n: [] for n in names}
     warm: dict[str, list[float]] = {n: [] for n in names}
