@@ -1,0 +1,204 @@
+"""The one-way import rule of the README's architecture section, checked on the source (AST).
+
+- api/ and sim/ import nothing else of compute_widgets;
+- local/ imports only compute_widgets.api (its public modules: models, errors...) and
+  compute_widgets.sim (the package's public names);
+- charts/ imports no widgets/, magics/ or local/;
+- widgets/ and magics/ import no local/ module except local.runtime (to start a server),
+  widgets/ no magics/;
+- no module outside a package imports that package's private modules or names (``_x``);
+  lazy imports inside functions and ``importlib.import_module("...")`` count too.
+
+ALLOWLIST holds the violations the code has today, each with the line of issue 14 whose commit
+removes it. The test fails on a new violation and on an allowlisted one that is gone (delete
+its line then, so the list only shrinks).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent / "compute_widgets"
+TOP = "compute_widgets"
+PACKAGES = ("api", "sim", "local", "charts", "widgets", "magics")
+
+# (importer, imported) -> the issue 14 line whose commit removes it
+ALLOWLIST: dict[tuple[str, str], str] = {
+    ("compute_widgets._warm", "compute_widgets.api._base"): (
+        "api/ is organised by concept as httpx is (_results, _retry, _time...), with the public "
+        "names in __all__"
+    ),
+    ("compute_widgets.local.metrics", "compute_widgets.sim._kernel"): (
+        "sim/ has a public runner API (what local/metrics.py needs: deactivate, node counts, "
+        "records with named columns); nothing outside sim/ imports its private modules"
+    ),
+    ("compute_widgets.local.metrics", "compute_widgets.sim._run"): (
+        "sim/ has a public runner API (what local/metrics.py needs: deactivate, node counts, "
+        "records with named columns); nothing outside sim/ imports its private modules"
+    ),
+}
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = (root.name, *path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def imports(path: Path, root: Path) -> list[tuple[str, int]]:
+    """(imported module or name, line) for every import of ours in the file, nested ones too.
+
+    ``from X import a`` yields ``X.a`` when ``a`` is a module of the tree or a private name
+    (what matters for the rule), else ``X``.
+    """
+    me = module_name(path, root)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(a.name, node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for a in node.names:
+                full = f"{target}.{a.name}"
+                is_module = _module_path(full, root) is not None
+                found.append((full if is_module or _private(a.name) else target, node.lineno))
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.append((node.args[0].value, node.lineno))
+    return [(t, line) for t, line in found if t == root.name or t.startswith(root.name + ".")]
+
+
+def _module_path(name: str, root: Path) -> Path | None:
+    rel = Path(*name.split(".")[1:]) if "." in name else Path()
+    for p in (root / rel.with_suffix(".py") if rel.parts else None, root / rel / "__init__.py"):
+        if p is not None and p.is_file():
+            return p
+    return None
+
+
+def broken_rule(importer: str, imported: str) -> str | None:
+    """Which rule the import breaks, in words; None when it is allowed."""
+    src, dst = importer.split(".")[1:], imported.split(".")[1:]
+    src_pkg = src[0] if src and src[0] in PACKAGES else ""
+    dst_pkg = dst[0] if dst and dst[0] in PACKAGES else ""
+    if dst_pkg and dst_pkg == src_pkg:
+        return None  # inside one package everything goes
+    if dst_pkg and any(_private(p) for p in dst[1:]):
+        return f"imports a private module or name of {dst_pkg}/"
+    if src_pkg in ("api", "sim"):
+        return f"{src_pkg}/ imports nothing else of ours"
+    if src_pkg == "local" and dst_pkg not in ("api", "sim"):
+        return "local/ imports only compute_widgets.api and compute_widgets.sim"
+    if src_pkg == "local" and dst_pkg == "sim" and len(dst) > 1:
+        return "local/ imports the simulator's public names (compute_widgets.sim) only"
+    if src_pkg == "charts" and dst_pkg in ("widgets", "magics", "local"):
+        return f"charts/ imports no {dst_pkg}/"
+    if src_pkg in ("widgets", "magics") and dst_pkg == "local" and dst[:2] != ["local", "runtime"]:
+        return f"{src_pkg}/ reaches the control plane over HTTP (local.runtime only, to start one)"
+    if src_pkg == "widgets" and dst_pkg == "magics":
+        return "widgets/ imports no magics/"
+    return None
+
+
+def violations(root: Path = ROOT) -> dict[tuple[str, str], str]:
+    """(importer, imported) -> "file:line: rule" for every import that breaks a rule."""
+    out: dict[tuple[str, str], str] = {}
+    for path in sorted(root.rglob("*.py")):
+        me = module_name(path, root)
+        for imported, line in imports(path, root):
+            rule = broken_rule(me, imported)
+            if rule is not None:
+                out.setdefault((me, imported), f"{path.relative_to(root.parent)}:{line}: {rule}")
+    return out
+
+
+def test_imports_go_one_way():
+    found = violations()
+    new = {k: v for k, v in found.items() if k not in ALLOWLIST}
+    assert not new, "imports that break the layering rule:\n" + "\n".join(
+        f"  {where} ({a} -> {b})" for (a, b), where in sorted(new.items())
+    )
+
+
+def test_allowlist_only_shrinks():
+    gone = set(ALLOWLIST) - set(violations())
+    assert not gone, f"fixed, now delete from ALLOWLIST: {sorted(gone)}"
+
+
+# -- the checker itself, on a made-up tree -------------------------------------------------------
+
+
+def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / TOP
+    for pkg in ("", *PACKAGES):
+        (root / pkg).mkdir(parents=True, exist_ok=True)
+        (root / pkg / "__init__.py").write_text("")
+    for sub in (
+        "api/models.py",
+        "api/_base.py",
+        "sim/_kernel.py",
+        "local/runtime.py",
+        "local/store.py",
+    ):
+        (root / sub).write_text("")
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return root
+
+
+def test_a_clean_tree_passes(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "local/app.py": "from compute_widgets.api import models\nfrom compute_widgets.sim import simulate\n",
+            "widgets/w.py": "def f():\n    from compute_widgets.local.runtime import ensure_server\n",
+            "magics/m.py": "from compute_widgets import widgets\nfrom compute_widgets.api.models import Nodepool\n",
+            "sim/_run.py": "from . import _kernel\nfrom ._kernel import _x\n",
+            "charts/c.py": "from ._style import x\n",
+        },
+    )
+    assert violations(root) == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "edge", "words"),
+    [
+        ("api/client.py", "from compute_widgets.sim import simulate\n", "compute_widgets.sim", "api/ imports nothing"),
+        ("sim/x.py", "import compute_widgets.api.models\n", "compute_widgets.api.models", "sim/ imports nothing"),
+        ("local/m.py", "def f():\n    from compute_widgets.sim import _kernel as K\n",
+         "compute_widgets.sim._kernel", "private"),
+        ("local/m.py", "from compute_widgets.api._base import Call\n", "compute_widgets.api._base", "private"),
+        ("local/m.py", "from compute_widgets.widgets import Planner\n", "compute_widgets.widgets",
+         "local/ imports only"),
+        ("charts/c.py", "from compute_widgets import widgets\n", "compute_widgets.widgets", "charts/ imports no widgets/"),
+        ("widgets/w.py", "from compute_widgets.local import store\n", "compute_widgets.local.store", "over HTTP"),
+        ("magics/m.py", "from ..local.store import Store\n", "compute_widgets.local.store", "over HTTP"),
+        ("widgets/w.py", "from compute_widgets.magics import magic\n", "compute_widgets.magics", "no magics/"),
+        ("_top.py", "from compute_widgets.api._base import Call\n", "compute_widgets.api._base", "private"),
+        ("widgets/w.py", "import importlib\nimportlib.import_module('compute_widgets.sim._kernel')\n",
+         "compute_widgets.sim._kernel", "private"),
+        ("magics/m.py", "from compute_widgets.api.models import _snake\n",
+         "compute_widgets.api.models._snake", "private"),
+    ],
+)  # fmt: skip
+def test_a_new_violation_fails(tmp_path, name, text, edge, words):
+    root = _tree(tmp_path, {name: text})
+    found = violations(root)
+    assert list(found) == [(module_name(root / name, root), edge)], found
+    assert words in next(iter(found.values()))
