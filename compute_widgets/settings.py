@@ -36,7 +36,22 @@ HOW_TO = (
     "or call connect(pat=..., user_id=...)"
 )
 
-_last_client: Any = None
+class Session:
+    """The connection `get_client()` answers with: the client of the last `connect()`.
+
+    One instance per process (`SESSION`); widgets and magics given no client use it. Held on an
+    object, not a bare module global, so a test or a kernel can read and reset it by name.
+    """
+
+    def __init__(self) -> None:
+        self.client: ComputeClient | None = None
+
+    def reset(self) -> None:
+        """Forget the last connection (the next `get_client()` connects from the environment)."""
+        self.client = None
+
+
+SESSION = Session()
 
 
 @dataclass(frozen=True)
@@ -166,10 +181,9 @@ def connect(
     **options: Any,
 ) -> ComputeClient:
     """A ComputeClient for the resolved backend; it becomes `get_client()`'s answer."""
-    global _last_client
     settings = Settings.resolve(api_base, pat, user_id, local=local, data_dir=data_dir)
-    _last_client = settings.client(**options)
-    return _last_client
+    client = SESSION.client = settings.client(**options)
+    return client
 
 
 def connect_async(
@@ -188,6 +202,4 @@ def connect_async(
 
 def get_client() -> ComputeClient:
     """The client of the last `connect()`, or a new one from the environment."""
-    if _last_client is None:
-        return connect()
-    return _last_client
+    return SESSION.client if SESSION.client is not None else connect()

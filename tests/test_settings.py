@@ -69,7 +69,7 @@ def test_no_local_control_plane_says_how_to_configure(env, monkeypatch):
 def test_fallback_is_the_local_control_plane(env, tmp_path, monkeypatch):
     from compute_widgets.local.runtime import find_server, stop_server
 
-    monkeypatch.setattr(s, "_last_client", None)
+    monkeypatch.setattr(s.SESSION, "client", None)
     client = s.connect(data_dir=tmp_path / "cp")
     try:
         assert client.is_local and client.user_id == "me"

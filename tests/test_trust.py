@@ -99,7 +99,7 @@ def _kill(handle) -> None:
 def env(monkeypatch):
     for key in ("CLARIFAI_PAT", "CLARIFAI_USER_ID", "CLARIFAI_API_BASE"):
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.setattr(s, "_last_client", None)
+    monkeypatch.setattr(s.SESSION, "client", None)
     return monkeypatch
 
 

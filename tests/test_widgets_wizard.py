@@ -342,8 +342,13 @@ def test_nodepool_wizard_from_cluster_id_and_magics_style_call(client, uid):
     cc = make_cluster(client, uid)
     w = NodepoolWizard(cc.id, client)
     assert w.cluster.id == cc.id and w.types
-    w2 = NodepoolWizard(client, cluster_id=cc.id)  # the %compute wizard call shape
+    w2 = NodepoolWizard(cluster_id=cc.id, client=client)  # client= the same way in every widget
     assert w2.client is client and w2.cluster_id == cc.id
+    # the client is never taken for the subject (no sniffing): a clear error says where it goes
+    with pytest.raises(TypeError, match=r"first argument is the cluster, got ComputeClient; pass the client as client="):
+        NodepoolWizard(client, cluster_id=cc.id)
+    with pytest.raises(TypeError, match=r"first argument is the nodepool, got ComputeClient"):
+        DeploymentWizard(client, cluster_id=cc.id, nodepool_id="np")
     with pytest.raises(ValueError, match="needs a cluster"):
         NodepoolWizard(None, client)
 
@@ -553,9 +558,7 @@ def test_second_deployment_of_a_model_on_a_nodepool_is_refused_in_the_status_lin
     fill_deployment(first, "same-model", uid("dep"))
     first.click()
     assert first.created is not None
-    second = DeploymentWizard(
-        client, cluster_id=cc.id, nodepool_id=np.id
-    )  # the %compute call shape
+    second = DeploymentWizard(cluster_id=cc.id, nodepool_id=np.id, client=client)
     assert (second.cluster_id, second.nodepool_id) == (cc.id, np.id)
     dep2 = uid("dep")
     fill_deployment(second, "same-model", dep2)

@@ -9,6 +9,10 @@ on first use of one of these names).
     ComputeBrowser(client=None)            clusters -> cluster page -> nodepool page
     Planner(nodepool=None, client=None)    what-if simulation of a nodepool's settings
 
+The thing a widget is about comes first; ``client`` (a ComputeClient; None means
+``settings.get_client()``) is the last positional parameter and always accepted as ``client=``.
+A client passed where the subject goes is a TypeError naming ``client=`` (never guessed).
+
 Every widget runs its calls through a Runner: as asyncio tasks inside a running loop
 (``await widget.wait()`` awaits them), synchronously otherwise.
 """

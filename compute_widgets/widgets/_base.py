@@ -21,9 +21,12 @@ import html
 import inspect
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
+
+if TYPE_CHECKING:
+    from compute_widgets.api.client import ComputeClient
 
 __all__ = [
     "Runner",
@@ -333,7 +336,7 @@ def labelled(label: str, *widgets: W.Widget, width: str = "190px") -> W.HBox:
     return W.HBox([text, *widgets])
 
 
-def resolve_client(client: Any) -> Any:
+def resolve_client(client: ComputeClient | None) -> ComputeClient:
     """``client`` or, when None, the connection of ``compute_widgets.settings.get_client()``."""
     if client is not None:
         return client

@@ -8,7 +8,7 @@ through the widget's :class:`~._base.Runner` and then redraws the page.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 import traitlets
@@ -29,6 +29,9 @@ from ._base import (
 )
 from ._words import NODEPOOL_WORDS, in_words
 from .wizard import ClusterWizard, DeploymentWizard, NodepoolWizard
+
+if TYPE_CHECKING:
+    from compute_widgets.api.client import ComputeClient
 
 __all__ = ["ComputeBrowser"]
 
@@ -103,7 +106,9 @@ class ComputeBrowser(ViewBase):
 
     page = traitlets.Unicode("clusters", help="clusters | cluster | nodepool")
 
-    def __init__(self, client: Any = None, *, nodepool: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, client: ComputeClient | None = None, *, nodepool: tuple[str, str] | None = None
+    ) -> None:
         """``nodepool=(cluster_id, nodepool_id)`` opens at that nodepool's page."""
         super().__init__()
         self.add_class("cw-browser")

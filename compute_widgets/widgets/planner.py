@@ -7,7 +7,7 @@ table of ``sim.compare``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
@@ -24,6 +24,9 @@ from ._base import (
 )
 from .wizard import _nodepool_ref
 
+if TYPE_CHECKING:
+    from compute_widgets.api.client import ComputeClient
+
 __all__ = ["Planner"]
 
 DURATIONS = {"1 day": "1d", "7 days": "7d"}
@@ -38,7 +41,12 @@ class Planner(ViewBase):
     """What-if for ``nodepool`` (a Nodepool, ``(cluster_id, nodepool_id)``, "cc/np", or None to pick one)."""
 
     def __init__(
-        self, nodepool: Any = None, client: Any = None, *, duration: str = "7d", seed: int = 0
+        self,
+        nodepool: Any = None,
+        client: ComputeClient | None = None,
+        *,
+        duration: str = "7d",
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.add_class("cw-planner")

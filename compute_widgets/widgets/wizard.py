@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 import traitlets
@@ -39,6 +39,10 @@ from ._base import (
     took,
 )
 from ._words import CLUSTER_WORDS, DEPLOYMENT_WORDS, NODEPOOL_WORDS, in_words
+
+if TYPE_CHECKING:
+    from compute_widgets.api.client import ComputeClient
+    from compute_widgets.api.models import ComputeCluster, Nodepool
 
 __all__ = ["ClusterWizard", "NodepoolWizard", "DeploymentWizard"]
 
@@ -82,8 +86,13 @@ def _suggest_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", text).strip("-_")[:48]
 
 
-def _looks_like_client(obj: Any) -> bool:
-    return hasattr(obj, "list_instance_types") and hasattr(obj, "create_nodepool")
+def _check_subject(widget: str, value: object, kinds: tuple[type, ...], wanted: str) -> None:
+    """The first argument is what the widget is about; the client only ever comes as client=."""
+    if value is not None and not isinstance(value, kinds):
+        raise TypeError(
+            f"{widget}'s first argument is {wanted}, got {type(value).__name__}; "
+            f"pass the client as client=..."
+        )
 
 
 def _cluster_id(cluster: Any) -> str:
@@ -159,16 +168,15 @@ class NodepoolWizard(_Form):
 
     def __init__(
         self,
-        cluster: Any = None,
-        client: Any = None,
+        cluster: ComputeCluster | str | None = None,
+        client: ComputeClient | None = None,
         *,
         cluster_id: str | None = None,
         instance_types: list[Any] | None = None,
         on_created: Callable[[Any], None] | None = None,
         on_open: Callable[[str, str], Any] | None = None,
     ) -> None:
-        if _looks_like_client(cluster) and client is None:  # NodepoolWizard(client, cluster_id=...)
-            cluster, client = None, cluster
+        _check_subject("NodepoolWizard", cluster, (_models().ComputeCluster, str), "the cluster")
         cluster = cluster if cluster is not None else cluster_id
         if not cluster:
             raise ValueError("NodepoolWizard needs a cluster: a ComputeCluster or its ID")
@@ -679,7 +687,7 @@ class ClusterWizard(ViewBase):
 
     step = traitlets.Int(0, help="0: cluster, 1: nodepool")
 
-    def __init__(self, client: Any = None, *, ask_pat: bool | None = None) -> None:
+    def __init__(self, client: ComputeClient | None = None, *, ask_pat: bool | None = None) -> None:
         super().__init__()
         self.add_class("cw-wizard")
         self.add_class("cw-cluster-wizard")
@@ -1038,17 +1046,16 @@ class DeploymentWizard(_Form):
 
     def __init__(
         self,
-        nodepool: Any = None,
-        client: Any = None,
+        nodepool: Nodepool | tuple[str, str] | str | None = None,
+        client: ComputeClient | None = None,
         *,
         cluster_id: str | None = None,
         nodepool_id: str | None = None,
         on_created: Callable[[Any], None] | None = None,
     ) -> None:
-        if (
-            _looks_like_client(nodepool) and client is None
-        ):  # DeploymentWizard(client, cluster_id=, nodepool_id=)
-            nodepool, client = None, nodepool
+        _check_subject(
+            "DeploymentWizard", nodepool, (_models().Nodepool, tuple, str), "the nodepool"
+        )
         if nodepool is None:
             if not (cluster_id and nodepool_id):
                 raise ValueError(
