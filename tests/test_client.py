@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from compute_widgets.api.client import AsyncComputeClient, ComputeClient, ResultList
-from compute_widgets.api.errors import ApiError, ComputeError, InvalidInput
+from compute_widgets.api.errors import ApiError, ComputeError, ConnectionFailed, InvalidInput
 from compute_widgets.api.models import (
     AutoscaleConfig,
     CapacityType,
@@ -273,7 +273,8 @@ def test_server_side_400(client, uid):
 
 def test_wrong_token_is_401_and_never_shown(server):
     token = "definitely-wrong-token-9f8e7d"
-    with ComputeClient(server.url, token) as c:
+    # identity check off (as through a tunnel): the server itself answers 401
+    with ComputeClient(server.url, token, verify_identity=False) as c:
         assert token not in repr(c)
         with pytest.raises(ApiError) as e:
             c.list_clusters()
@@ -281,6 +282,11 @@ def test_wrong_token_is_401_and_never_shown(server):
     assert err.http_status == 401
     for text in (str(err), repr(err), err.description, err.details):
         assert token not in text
+    # default: the client asks the server to prove it holds the token before sending it
+    with ComputeClient(server.url, token, retries=0) as c, pytest.raises(ConnectionFailed) as e2:
+        c.list_clusters()
+    assert "did not prove it is the local control plane" in str(e2.value)
+    assert token not in str(e2.value) and token not in repr(e2.value)
 
 
 def test_local_only_methods_refuse_a_remote_backend():

@@ -539,10 +539,20 @@ def test_connection_failure_is_one_line(ip, magics, capsys):
 def test_api_errors_never_show_the_token(ip, magics, server, capsys):
     from compute_widgets.api.client import ComputeClient
 
-    wrong = ComputeClient(server.url, "wrong-token-123456", retries=0)
+    # The server's own 401 (identity check off, as through a tunnel): the hint names CLARIFAI_PAT.
+    wrong = ComputeClient(server.url, "wrong-token-123456", retries=0, verify_identity=False)
     magics.client = wrong
     msg = usage_error(ip, capsys, "%compute cc list")
     assert "wrong-token-123456" not in msg and "CLARIFAI_PAT" in msg
+    wrong.close()
+    # By default the client checks the local server's identity first: a wrong token fails that
+    # proof, the token is never sent, and the one line says so.
+    wrong = ComputeClient(server.url, "wrong-token-123456", retries=0)
+    magics.client = wrong
+    msg = usage_error(ip, capsys, "%compute cc list")
+    assert "wrong-token-123456" not in msg
+    assert "did not prove it is the local control plane" in msg and "not sent" in msg
+    assert "\n" not in msg.strip()
     wrong.close()
 
 
