@@ -299,11 +299,24 @@ def _pools(n, prefix="np"):
     ]
 
 
+def _swap_handler(monkeypatch, old, new):
+    """The route table with `new` in place of handler `old` (read by the next create_app)."""
+    import dataclasses
+
+    from compute_widgets.local import app
+
+    routes = tuple(
+        dataclasses.replace(r, handler=new) if r.handler is old else r for r in app.ROUTES
+    )
+    assert routes != app.ROUTES
+    monkeypatch.setattr(app, "ROUTES", routes)
+
+
 def test_a_batch_post_runs_off_the_event_loop(in_process_server, monkeypatch):
-    from compute_widgets.local.app import ControlPlane
+    from compute_widgets.local.resources import post_nodepools
 
     gate = Gate()
-    monkeypatch.setattr(ControlPlane, "post_nodepools", gate.wrap(ControlPlane.post_nodepools))
+    _swap_handler(monkeypatch, post_nodepools, gate.wrap(post_nodepools))
     handle = in_process_server()
     with _client(handle) as c:
         cc = _cluster(c)
@@ -353,13 +366,13 @@ def test_the_simulator_warms_up_in_a_thread_while_the_server_answers(
 def test_the_loop_monitor_measures_a_stall(in_process_server, monkeypatch):
     """A handler that blocks the loop 300 ms shows up as a stall of at least that (a lower
     bound: a slower machine only makes it longer); the next read starts a new window."""
-    from compute_widgets.local.app import ControlPlane
+    from compute_widgets.local.local_only import get_clock
 
-    def slow_clock(self, rq):
+    def slow_clock(plane, rq):
         time.sleep(0.3)  # on the loop: GET /local/clock runs inline
         return {"now": "x"}
 
-    monkeypatch.setattr(ControlPlane, "get_clock", slow_clock)
+    _swap_handler(monkeypatch, get_clock, slow_clock)
     handle = in_process_server()
     _get(handle, "/local/stats")  # start a window
     assert _get(handle, "/local/clock").status_code == 200

@@ -1,8 +1,9 @@
 """The v2 routes of the local control plane: Clarifai's compute API on 127.0.0.1.
 
 `create_app(store, catalog, clock, token, metrics=None)` builds the ASGI app. All routes are in
-one table (`ROUTES`); every handler is a small method of `ControlPlane` that takes a parsed
-`Rq` and returns the response body without its ``status``. The dispatcher adds ``status
+one table (`ROUTES`) that names each handler function directly: ``handler(plane, rq) -> body``
+takes the shared state (`crud.Plane`) and a parsed `Rq` and returns the response body without
+its ``status`` (nothing HTTP in it, so another door can call the same functions). The dispatcher adds ``status
 {code, description, req_id}``, turns every failure into a Clarifai status with a matching HTTP
 status, and never answers 500 for bad input. Auth, the trailing slash and the body size cap
 live in one pure-ASGI middleware (`Guard`).
@@ -10,8 +11,9 @@ live in one pure-ASGI middleware (`Guard`).
 Modules (one concern each; this one keeps the factory, the route table and the dispatcher):
 `wire` (limits, `Fail`, `Rq`, JSON and error responses), `guard` (the middleware), `crud`
 (shared state `Plane`, the resource kinds, PATCH actions, delete cascades), `resources`
-(cluster/nodepool/deployment handlers), `providers` (catalog handlers), `observability`
-(metrics, labels, logs), `local_only` (/local/*), `openapi` (the document of `ROUTES`).
+(cluster/nodepool/deployment handlers), `providers` (catalog handlers), `models_catalog`
+(models to deploy), `observability` (metrics, labels, logs), `local_only` (/local/*),
+`openapi` (the document of `ROUTES`), `serving` (uvicorn, the loop monitor, thread priority).
 
 Wire (clarifai-api.md §3, §8): keys snake_case or camelCase in, enum names or ints in, unknown
 query keys and ``True``/``False`` ignored; out: snake_case, int enums, zero values omitted,
@@ -66,6 +68,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from compute_widgets.api.errors import InvalidInput
+from compute_widgets.local import local_only, models_catalog, observability, providers, resources
 from compute_widgets.local import store as st
 from compute_widgets.local.catalog import Catalog
 from compute_widgets.local.clock import Clock
@@ -77,17 +80,14 @@ from compute_widgets.local.crud import (
     PROVISION_DELAY_GPU,
     SHARED_CLUSTER_ID,
     Kind,
+    Plane,
     merge_wire,
     overwrite_wire,
     remove_wire,
 )
 from compute_widgets.local.guard import Guard
-from compute_widgets.local.local_only import LocalOnly
-from compute_widgets.local.models_catalog import ModelsCatalog
-from compute_widgets.local.observability import Observability
 from compute_widgets.local.openapi import openapi
-from compute_widgets.local.providers import Providers
-from compute_widgets.local.resources import DEFAULT_AUTOSCALE, Resources
+from compute_widgets.local.resources import DEFAULT_AUTOSCALE
 from compute_widgets.local.serving import Serving, lower_priority
 from compute_widgets.local.wire import (
     DEFAULT_PER_PAGE,
@@ -120,9 +120,10 @@ __all__ = [  # the names other code imports from here (the module was one file b
     "PROVISION_DELAY_GPU",
     "ROUTES",
     "SHARED_CLUSTER_ID",
-    "ControlPlane",
     "Fail",
+    "Handler",
     "Kind",
+    "Plane",
     "R",
     "Rq",
     "create_app",
@@ -135,16 +136,7 @@ __all__ = [  # the names other code imports from here (the module was one file b
 
 log = logging.getLogger("compute_widgets.local")
 
-
-class ControlPlane(Providers, ModelsCatalog, Resources, Observability, LocalOnly):
-    """The handlers. One method per RPC; each gets an `Rq` and returns the body (no status).
-    The shared state and lookups are in `crud.Plane`; the handlers, one mixin per concern."""
-
-    serving: Serving | None = None  # set by create_app
-
-    def serving_stats(self, rq: Rq) -> dict[str, Any]:
-        """GET /local/stats: the event loop's longest stall, connections, simulator warm-up."""
-        return self.serving.stats() if self.serving is not None else {}
+Handler = Callable[[Plane, Rq], dict[str, Any]]  # one RPC: the body without its status
 
 
 # ------------------------------------------------------------------------------------------------
@@ -155,7 +147,7 @@ class ControlPlane(Providers, ModelsCatalog, Resources, Observability, LocalOnly
 class R:
     method: str
     path: str
-    handler: str  # ControlPlane method name
+    handler: Handler
     rpc: str  # operation id in the OpenAPI doc
     body: tuple[str, ...] = ()  # documented body fields
     query: tuple[str, ...] = ()  # documented query parameters
@@ -173,64 +165,94 @@ _MODEL = _APP + "/models/{model_id}"
 _MODEL_QUERY = (*PAGING, "search", "model_type_id")
 
 ROUTES: tuple[R, ...] = (
-    R("GET", "/v2/cloud_providers", "list_providers", "ListCloudProviders"),
-    R("GET", "/v2/cloud_providers/{provider}/regions", "list_regions", "ListCloudRegions"),
+    R("GET", "/v2/cloud_providers", providers.list_providers, "ListCloudProviders"),
+    R("GET", "/v2/cloud_providers/{provider}/regions", providers.list_regions, "ListCloudRegions"),
     R(
         "GET",
         "/v2/cloud_providers/{provider}/regions/{region}/instance_types",
-        "list_instance_types",
+        providers.list_instance_types,
         "ListInstanceTypes",
     ),
     # models to deploy (models_catalog.py): Clarifai's app-scoped and unscoped bindings
-    R("GET", "/v2/models", "list_models", "ListModels", query=_MODEL_QUERY),
-    R("GET", _U + "/models", "list_models", "ListModelsOfUser", query=_MODEL_QUERY),
-    R("GET", _APP + "/models", "list_models", "ListModelsOfApp", query=_MODEL_QUERY),
-    R("GET", "/v2/models/{model_id}", "get_model", "GetModelUnscoped"),
-    R("GET", _MODEL, "get_model", "GetModel"),
+    R("GET", "/v2/models", models_catalog.list_models, "ListModels", query=_MODEL_QUERY),
+    R("GET", _U + "/models", models_catalog.list_models, "ListModelsOfUser", query=_MODEL_QUERY),
+    R("GET", _APP + "/models", models_catalog.list_models, "ListModelsOfApp", query=_MODEL_QUERY),
+    R("GET", "/v2/models/{model_id}", models_catalog.get_model, "GetModelUnscoped"),
+    R("GET", _MODEL, models_catalog.get_model, "GetModel"),
     R(
         "GET",
         "/v2/models/{model_id}/versions",
-        "list_model_versions",
+        models_catalog.list_model_versions,
         "ListModelVersionsUnscoped",
         query=PAGING,
     ),
-    R("GET", _MODEL + "/versions", "list_model_versions", "ListModelVersions", query=PAGING),
+    R(
+        "GET",
+        _MODEL + "/versions",
+        models_catalog.list_model_versions,
+        "ListModelVersions",
+        query=PAGING,
+    ),
     R(
         "GET",
         "/v2/models/{model_id}/versions/{version_id}",
-        "get_model_version",
+        models_catalog.get_model_version,
         "GetModelVersionUnscoped",
     ),
-    R("GET", _MODEL + "/versions/{version_id}", "get_model_version", "GetModelVersion"),
-    R("GET", _U + "/compute_clusters", "list_clusters", "ListComputeClusters", query=PAGING),
-    R("GET", "/v2/compute_clusters", "list_clusters", "ListComputeClustersUnscoped", query=PAGING),
+    R(
+        "GET",
+        _MODEL + "/versions/{version_id}",
+        models_catalog.get_model_version,
+        "GetModelVersion",
+    ),
+    R(
+        "GET",
+        _U + "/compute_clusters",
+        resources.list_clusters,
+        "ListComputeClusters",
+        query=PAGING,
+    ),
+    R(
+        "GET",
+        "/v2/compute_clusters",
+        resources.list_clusters,
+        "ListComputeClustersUnscoped",
+        query=PAGING,
+    ),
     R(
         "POST",
         _U + "/compute_clusters",
-        "post_clusters",
+        resources.post_clusters,
         "PostComputeClusters",
         body=("compute_clusters",),
     ),
     R(
         "PATCH",
         _U + "/compute_clusters",
-        "patch_clusters",
+        resources.patch_clusters,
         "PatchComputeClusters",
         body=("compute_clusters", "action"),
     ),
     R(
         "DELETE",
         _U + "/compute_clusters",
-        "delete_clusters",
+        resources.delete_clusters,
         "DeleteComputeClusters",
         body=("ids",),
     ),
-    R("GET", _CC, "get_cluster", "GetComputeCluster"),
-    R("GET", _CC + "/nodepools", "list_nodepools", "ListNodepools", query=PAGING, offload=True),
+    R("GET", _CC, resources.get_cluster, "GetComputeCluster"),
+    R(
+        "GET",
+        _CC + "/nodepools",
+        resources.list_nodepools,
+        "ListNodepools",
+        query=PAGING,
+        offload=True,
+    ),
     R(
         "GET",
         _U + "/nodepools",
-        "list_nodepools",
+        resources.list_nodepools,
         "ListNodepoolsOfUser",
         query=PAGING,
         offload=True,
@@ -238,66 +260,85 @@ ROUTES: tuple[R, ...] = (
     R(
         "GET",
         "/v2/nodepools",
-        "list_nodepools",
+        resources.list_nodepools,
         "ListNodepoolsUnscoped",
         query=PAGING,
         offload=True,
     ),
-    R("POST", _CC + "/nodepools", "post_nodepools", "PostNodepools", body=("nodepools",)),
+    R("POST", _CC + "/nodepools", resources.post_nodepools, "PostNodepools", body=("nodepools",)),
     R(
         "PATCH",
         _CC + "/nodepools",
-        "patch_nodepools",
+        resources.patch_nodepools,
         "PatchNodepools",
         body=("nodepools", "action"),
     ),
-    R("DELETE", _CC + "/nodepools", "delete_nodepools", "DeleteNodepools", body=("ids",)),
+    R("DELETE", _CC + "/nodepools", resources.delete_nodepools, "DeleteNodepools", body=("ids",)),
     # one pool, but it may catch up years of simulation after a clock advance, or compile the
     # kernel: not on the event loop
-    R("GET", _NP, "get_nodepool", "GetNodepool", offload=True),
+    R("GET", _NP, resources.get_nodepool, "GetNodepool", offload=True),
     R(
         "POST",
         _NP + "/status",
-        "post_nodepool_status",
+        resources.post_nodepool_status,
         "PostNodepoolStatus",
         body=("status", "status_description"),
     ),
     R(
         "GET",
         _U + "/deployments",
-        "list_deployments",
+        resources.list_deployments,
         "ListDeployments",
         query=(*PAGING, "nodepool_id", "compute_cluster_id", "model_version_ids"),
     ),
     R(
         "GET",
         "/v2/deployments",
-        "list_deployments",
+        resources.list_deployments,
         "ListDeploymentsUnscoped",
         query=(*PAGING, "nodepool_id", "compute_cluster_id", "model_version_ids"),
     ),
-    R("POST", _U + "/deployments", "post_deployments", "PostDeployments", body=("deployments",)),
+    R(
+        "POST",
+        _U + "/deployments",
+        resources.post_deployments,
+        "PostDeployments",
+        body=("deployments",),
+    ),
     R(
         "PATCH",
         _U + "/deployments",
-        "patch_deployments",
+        resources.patch_deployments,
         "PatchDeployments",
         body=("deployments", "action"),
     ),
-    R("DELETE", _U + "/deployments", "delete_deployments", "DeleteDeployments", body=("ids",)),
-    R("GET", _U + "/deployments/{dep}", "get_deployment", "GetDeployment"),
-    R("POST", _U + "/metrics", "post_metrics", "PostMetricsQuery", body=("query",), offload=True),
+    R(
+        "DELETE",
+        _U + "/deployments",
+        resources.delete_deployments,
+        "DeleteDeployments",
+        body=("ids",),
+    ),
+    R("GET", _U + "/deployments/{dep}", resources.get_deployment, "GetDeployment"),
+    R(
+        "POST",
+        _U + "/metrics",
+        observability.post_metrics,
+        "PostMetricsQuery",
+        body=("query",),
+        offload=True,
+    ),
     R(
         "GET",
         _U + "/metrics/labels",
-        "list_metric_labels",
+        observability.list_metric_labels,
         "ListMetricLabels",
         query=("metric_types",),
     ),
     R(
         "GET",
         _NP + "/runners/{runner_id}/{log_type}/logs",
-        "list_log_entries",
+        observability.list_log_entries,
         "ListLogEntries",
         query=PAGING,
         offload=True,
@@ -305,7 +346,7 @@ ROUTES: tuple[R, ...] = (
     R(
         "GET",
         _U + "/compute_clusters/{cc_user}/{cc}/nodepools/{np}/versions/{version}/{log_type}/logs",
-        "list_log_entries",
+        observability.list_log_entries,
         "ListLogEntriesOfVersion",
         query=PAGING,
         offload=True,
@@ -313,35 +354,42 @@ ROUTES: tuple[R, ...] = (
     R(
         "GET",
         _CC + "/{log_type}/logs",
-        "list_log_entries",
+        observability.list_log_entries,
         "ListLogEntriesOfCluster",
         query=(*PAGING, "nodepool_id"),
         offload=True,
     ),
-    R("GET", "/local/health", "health", "LocalHealth"),
-    R("GET", "/local/stats", "serving_stats", "LocalStats"),
-    R("GET", "/local/clock", "get_clock", "LocalClock"),
-    R("POST", "/local/clock/advance", "advance_clock", "LocalClockAdvance", body=("seconds",)),
+    R("GET", "/local/health", local_only.health, "LocalHealth"),
+    R("GET", "/local/stats", local_only.serving_stats, "LocalStats"),
+    R("GET", "/local/clock", local_only.get_clock, "LocalClock"),
+    R(
+        "POST",
+        "/local/clock/advance",
+        local_only.advance_clock,
+        "LocalClockAdvance",
+        body=("seconds",),
+    ),
 )
 
 
-def _off_loop(cp: ControlPlane, route: R) -> bool:
+def _off_loop(plane: Plane, route: R) -> bool:
     """Whether the route runs in the threadpool. Writes do (a batch of 7,000 pools, or a PATCH
-    after a clock advance, took seconds); so do reads that may simulate. Health and the clock
-    stay on the loop: they must answer while the rest is busy."""
+    after a clock advance, took seconds), and so does PostMetricsQuery (a POST); so do reads
+    that may simulate, when a metrics engine is attached. Health and the clock stay on the
+    loop: they must answer while the rest is busy."""
     if route.path.startswith("/local/"):
         return route.method != "GET"  # advancing the clock writes the store
     if route.method != "GET":
         return True
-    return route.offload and (cp.metrics is not None or route.handler == "post_metrics")
+    return route.offload and plane.metrics is not None
 
 
 def _endpoint(
-    cp: ControlPlane, route: R, writes: asyncio.Lock
+    plane: Plane, route: R, writes: asyncio.Lock
 ) -> Callable[[Request], Awaitable[Response]]:
-    handler = getattr(cp, route.handler)
+    handler = route.handler
     has_body = route.method in ("POST", "PATCH", "DELETE")
-    off_loop = _off_loop(cp, route)
+    off_loop = _off_loop(plane, route)
     is_write = route.method != "GET"
 
     def answer(req_id: str, method: str, where: str, rq: Rq, raw: bytes) -> Response:
@@ -351,7 +399,7 @@ def _endpoint(
         try:
             if raw:
                 rq.body = parse_body(raw)
-            result = handler(rq)
+            result = handler(plane, rq)
             status = result.pop("status", None) or {"code": C.SUCCESS, "description": "Ok"}
             status["code"] = int(status["code"])
             status["req_id"] = req_id
@@ -399,7 +447,7 @@ def _endpoint(
                 path=params,
                 query=parse_query(request) if request.scope.get("query_string") else {},
                 body={},
-                user=cp.owner if user == "me" else user,
+                user=plane.owner if user == "me" else user,
             )
         except Fail as f:
             return error_response(f, req_id)
@@ -441,8 +489,8 @@ def create_app(
     from fastapi import FastAPI
 
     version = _version()
-    cp = ControlPlane(store, catalog, clock, metrics, owner=owner, version=version)
-    cp.serving = serving = Serving(simulate=metrics is not None)
+    serving = Serving(simulate=metrics is not None)
+    plane = Plane(store, catalog, clock, metrics, owner=owner, version=version, serving=serving)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -463,11 +511,11 @@ def create_app(
     writes = asyncio.Lock()
     for r in ROUTES:
         app.router.routes.append(
-            Route(r.path, _endpoint(cp, r, writes), methods=[r.method], name=r.rpc)
+            Route(r.path, _endpoint(plane, r, writes), methods=[r.method], name=r.rpc)
         )
     schema = openapi(ROUTES, "compute_widgets local control plane (Clarifai compute API)", version)
     app.openapi = lambda: schema  # type: ignore[method-assign]
-    app.state.control_plane = cp
+    app.state.control_plane = plane
     app.state.serving = serving  # serving.make_server adds its connection table
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -1,5 +1,7 @@
-"""The state the handlers share (`Plane`) and the generic CRUD of the three resource kinds
-(clusters, nodepools, deployments): parse, check, insert, PATCH actions, delete cascades."""
+"""The state every handler gets (`Plane`: store, catalog, clock, metrics, with the lookups that
+fail with the right status) and the generic CRUD of the three resource kinds (clusters,
+nodepools, deployments) as plain functions: parse, check, insert, PATCH actions, delete
+cascades."""
 
 from __future__ import annotations
 
@@ -171,8 +173,9 @@ def describe(c: st.Cascade) -> dict[str, Any]:
 
 @dataclass
 class Plane:
-    """What every handler mixin shares: the state, the shared cluster, the lookups that fail
-    with the right status, the live nodepool status, and the generic CRUD steps."""
+    """What every handler gets first: the state (store, catalog, clock, the metrics engine when
+    attached), the shared cluster, and the lookups that fail with the right status. Handlers
+    are plain functions ``handler(plane, rq) -> body``; the route table names them."""
 
     store: st.Store
     catalog: Catalog
@@ -180,10 +183,11 @@ class Plane:
     metrics: Any = None
     owner: str = "me"
     version: str = "0"
-    _shared: dict[str, Any] = field(default_factory=dict)
+    serving: Any = None  # serving.Serving, set by create_app (GET /local/stats reads it)
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._shared = {
+        self.shared = {
             "id": SHARED_CLUSTER_ID,
             "description": "Shared SaaS (Serverless)",
             "cloud_provider": {"id": "aws", "name": "aws"},
@@ -196,49 +200,11 @@ class Plane:
             "managed_by": "clarifai",
         }
 
-    # -- helpers ---------------------------------------------------------------------------------
+    # -- lookups ---------------------------------------------------------------------------------
 
-    def _parse(self, kind: Kind, items: Any, where: str) -> list[tuple[dict[str, Any], Any]]:
-        """(raw snake dict, model) per item; wrong shapes and business rules -> one Fail."""
-        if not isinstance(items, list) or not items:
-            raise Fail(kind.invalid, f"{where}: give a non-empty list of {kind.name}s.")
-        out, problems = [], []
-        for i, item in enumerate(items):
-            prefix = f"{where}[{i}]"
-            if not isinstance(item, dict):
-                problems.append(f"{prefix}: must be an object, got {type(item).__name__}")
-                continue
-            try:
-                model = kind.model.from_wire(item)
-            except InvalidInput as e:
-                problems.extend(f"{prefix}: {p.message}" for p in e.problems)
-                continue
-            except (ValueError, TypeError, RecursionError) as e:  # odd shapes the models reject
-                problems.append(f"{prefix}: {e}")
-                continue
-            out.append((item, model))
-        if problems:
-            raise Fail(kind.invalid, "; ".join(problems) + ".")
-        return out
-
-    @staticmethod
-    def _check(kind: Kind, model: Any, prefix: str) -> list[str]:
-        return [f"{prefix}: {p.message}" for p in model.problems()]
-
-    @staticmethod
-    def _dupes(kind: Kind, ids: list[str]) -> None:
-        seen: set[str] = set()
-        for i in ids:
-            if i in seen:
-                raise Fail(
-                    C.DATABASE_DUPLICATE_KEY,
-                    f"{kind.name.capitalize()} id '{i}' appears twice in this request.",
-                )
-            seen.add(i)
-
-    def _cluster_or_fail(self, user: str, cc_id: str) -> dict[str, Any]:
+    def cluster_or_fail(self, user: str, cc_id: str) -> dict[str, Any]:
         if cc_id == SHARED_CLUSTER_ID:
-            return dict(self._shared)
+            return dict(self.shared)
         c = self.store.cluster_wire(user, cc_id)
         if c is None:
             raise Fail(
@@ -247,24 +213,24 @@ class Plane:
             )
         return c
 
-    def _nodepool_or_fail(self, user: str, cc_id: str, np_id: str) -> dict[str, Any]:
+    def nodepool_or_fail(self, user: str, cc_id: str, np_id: str) -> dict[str, Any]:
         np = self.store.nodepool_wire(user, cc_id, np_id) if cc_id != SHARED_CLUSTER_ID else None
         if np is None:
-            self._cluster_or_fail(user, cc_id)
+            self.cluster_or_fail(user, cc_id)
             raise Fail(
                 C.NODEPOOL_DOES_NOT_EXIST,
                 f"Nodepool '{np_id}' not found in compute cluster '{cc_id}'.",
             )
         return np
 
-    def _invalidate(self, user: str, cc_id: str, np_id: str) -> None:
+    def invalidate(self, user: str, cc_id: str, np_id: str) -> None:
         if self.metrics is not None:
             try:
                 self.metrics.invalidate(user, cc_id, np_id)
             except Exception:  # a cache problem must not fail the write that already committed
                 log.exception("metrics.invalidate failed")
 
-    def _live(self, user: str, np: dict[str, Any]) -> dict[str, Any]:
+    def live(self, user: str, np: dict[str, Any]) -> dict[str, Any]:
         """Add the output fields status and node_count (from the metrics engine when attached)."""
         cc_id = np["compute_cluster"]["id"]
         pinned = np.get("status")
@@ -289,53 +255,98 @@ class Plane:
             np.pop("node_count", None)
         return np
 
-    # -- generic CRUD steps ----------------------------------------------------------------------
 
-    @staticmethod
-    def _insert(
-        kind: Kind, insert: Callable[[dict[str, Any]], dict[str, Any]], wire: dict[str, Any]
-    ) -> dict[str, Any]:
+# ------------------------------------------------------------------------------------------------
+# generic CRUD steps (no state: the same for the three kinds)
+
+
+def parse_items(kind: Kind, items: Any, where: str) -> list[tuple[dict[str, Any], Any]]:
+    """(raw snake dict, model) per item; wrong shapes and business rules -> one Fail."""
+    if not isinstance(items, list) or not items:
+        raise Fail(kind.invalid, f"{where}: give a non-empty list of {kind.name}s.")
+    out, problems = [], []
+    for i, item in enumerate(items):
+        prefix = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            problems.append(f"{prefix}: must be an object, got {type(item).__name__}")
+            continue
         try:
-            return insert(wire)
-        except st.DuplicateId as e:
-            raise Fail(C.DATABASE_DUPLICATE_KEY, str(e)) from None
-        except st.ModelConflict as e:
-            raise Fail(kind.invalid, str(e)) from None
+            model = kind.model.from_wire(item)
+        except InvalidInput as e:
+            problems.extend(f"{prefix}: {p.message}" for p in e.problems)
+            continue
+        except (ValueError, TypeError, RecursionError) as e:  # odd shapes the models reject
+            problems.append(f"{prefix}: {e}")
+            continue
+        out.append((item, model))
+    if problems:
+        raise Fail(kind.invalid, "; ".join(problems) + ".")
+    return out
 
-    def _patched(
-        self, kind: Kind, action: str, stored: dict[str, Any], raw: dict[str, Any], model: Any
-    ) -> dict[str, Any]:
-        parsed = model.to_wire()
-        if action == "merge":
-            new = merge_wire(stored, raw, parsed)
-        elif action == "remove":
-            new = remove_wire(stored, parsed)
+
+def problems_of(model: Any, prefix: str) -> list[str]:
+    """The model's own business rules, each prefixed with where the item is."""
+    return [f"{prefix}: {p.message}" for p in model.problems()]
+
+
+def no_dupes(kind: Kind, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise Fail(
+                C.DATABASE_DUPLICATE_KEY,
+                f"{kind.name.capitalize()} id '{i}' appears twice in this request.",
+            )
+        seen.add(i)
+
+
+def insert(
+    kind: Kind, insert_fn: Callable[[dict[str, Any]], dict[str, Any]], wire: dict[str, Any]
+) -> dict[str, Any]:
+    try:
+        return insert_fn(wire)
+    except st.DuplicateId as e:
+        raise Fail(C.DATABASE_DUPLICATE_KEY, str(e)) from None
+    except st.ModelConflict as e:
+        raise Fail(kind.invalid, str(e)) from None
+
+
+def patched(
+    kind: Kind, action: str, stored: dict[str, Any], raw: dict[str, Any], model: Any
+) -> dict[str, Any]:
+    parsed = model.to_wire()
+    if action == "merge":
+        new = merge_wire(stored, raw, parsed)
+    elif action == "remove":
+        new = remove_wire(stored, parsed)
+    else:
+        new = overwrite_wire(kind, stored, parsed)
+    for k in kind.keep:
+        if k in stored:
+            new[k] = stored[k]
         else:
-            new = overwrite_wire(kind, stored, parsed)
-        for k in kind.keep:
-            if k in stored:
-                new[k] = stored[k]
-            else:
-                new.pop(k, None)
-        for k in kind.immutable:
-            if k in new and k in stored and new[k] != stored[k]:
-                raise Fail(
-                    kind.invalid,
-                    f"{kind.key}[].{k}: a {kind.name}'s {k} cannot change (create a new {kind.name}).",
-                )
-        return new
-
-    def _action(self, kind: Kind, rq: Rq) -> str:
-        action = str(rq.body.get("action") or "overwrite").lower()
-        if action not in kind.actions:
+            new.pop(k, None)
+    for k in kind.immutable:
+        if k in new and k in stored and new[k] != stored[k]:
             raise Fail(
                 kind.invalid,
-                f"action '{action}' is not supported for {kind.name}s; use {' or '.join(repr(a) for a in kind.actions)}.",
+                f"{kind.key}[].{k}: a {kind.name}'s {k} cannot change (create a new {kind.name}).",
             )
-        return action
+    return new
 
-    def _ids(self, kind: Kind, rq: Rq) -> list[str]:
-        ids = rq.body.get("ids")
-        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
-            raise Fail(kind.invalid, f"ids: give a non-empty list of {kind.name} ids (strings).")
-        return list(dict.fromkeys(ids))
+
+def action_of(kind: Kind, rq: Rq) -> str:
+    action = str(rq.body.get("action") or "overwrite").lower()
+    if action not in kind.actions:
+        raise Fail(
+            kind.invalid,
+            f"action '{action}' is not supported for {kind.name}s; use {' or '.join(repr(a) for a in kind.actions)}.",
+        )
+    return action
+
+
+def ids_of(kind: Kind, rq: Rq) -> list[str]:
+    ids = rq.body.get("ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+        raise Fail(kind.invalid, f"ids: give a non-empty list of {kind.name} ids (strings).")
+    return list(dict.fromkeys(ids))

@@ -73,65 +73,67 @@ def matches(model: dict[str, Any], search: str) -> bool:
     return all(word in text for word in search.lower().split())
 
 
-class ModelsCatalog(Plane):
-    """The model routes (read-only)."""
+def _search_text(rq: Rq) -> str:
+    for key in ("search", "query", "name"):
+        value = rq.q1(key)
+        if value and value.strip():
+            return value.strip()
+    return ""
 
-    def _search_text(self, rq: Rq) -> str:
-        for key in ("search", "query", "name"):
-            value = rq.q1(key)
-            if value and value.strip():
-                return value.strip()
-        return ""
 
-    def list_models(self, rq: Rq) -> dict[str, Any]:
-        page, per_page = rq.paging()
-        search = self._search_text(rq)
-        model_type = (rq.q1("model_type_id") or "").strip()
-        owner = rq.user if "user_id" in rq.path else None
-        app = rq.path.get("app_id")
-        found = [
-            m
-            for m in load()
-            if (owner is None or m["user_id"] == owner)
-            and (app is None or m["app_id"] == app)
-            and (not model_type or m["model_type_id"] == model_type)
-            and matches(m, search)
-        ]
-        start = (page - 1) * per_page
-        return {"models": [_wire(m) for m in found[start : start + per_page]]}
+def list_models(plane: Plane, rq: Rq) -> dict[str, Any]:
+    page, per_page = rq.paging()
+    search = _search_text(rq)
+    model_type = (rq.q1("model_type_id") or "").strip()
+    owner = rq.user if "user_id" in rq.path else None
+    app = rq.path.get("app_id")
+    found = [
+        m
+        for m in load()
+        if (owner is None or m["user_id"] == owner)
+        and (app is None or m["app_id"] == app)
+        and (not model_type or m["model_type_id"] == model_type)
+        and matches(m, search)
+    ]
+    start = (page - 1) * per_page
+    return {"models": [_wire(m) for m in found[start : start + per_page]]}
 
-    def _model_or_fail(self, rq: Rq) -> dict[str, Any]:
-        model_id = rq.path["model_id"]
-        scoped = "user_id" in rq.path
-        for m in load():
-            if m["id"] == model_id and (
-                not scoped or (m["user_id"] == rq.user and m["app_id"] == rq.path["app_id"])
-            ):
-                return m
-        where = f" of user '{rq.user}', app '{rq.path['app_id']}'" if scoped else ""
-        raise Fail(
-            C.MODEL_DOES_NOT_EXIST,
-            f"Model '{model_id}'{where} does not exist; find a model's owner, app and id with "
-            "GET /v2/models?search=<words of its name>.",
-        )
 
-    def get_model(self, rq: Rq) -> dict[str, Any]:
-        return {"model": _wire(self._model_or_fail(rq))}
+def _model_or_fail(rq: Rq) -> dict[str, Any]:
+    model_id = rq.path["model_id"]
+    scoped = "user_id" in rq.path
+    for m in load():
+        if m["id"] == model_id and (
+            not scoped or (m["user_id"] == rq.user and m["app_id"] == rq.path["app_id"])
+        ):
+            return m
+    where = f" of user '{rq.user}', app '{rq.path['app_id']}'" if scoped else ""
+    raise Fail(
+        C.MODEL_DOES_NOT_EXIST,
+        f"Model '{model_id}'{where} does not exist; find a model's owner, app and id with "
+        "GET /v2/models?search=<words of its name>.",
+    )
 
-    def list_model_versions(self, rq: Rq) -> dict[str, Any]:
-        versions = self._model_or_fail(rq)["versions"]
-        page, per_page = rq.paging()
-        start = (page - 1) * per_page
-        return {"model_versions": versions[start : start + per_page]}
 
-    def get_model_version(self, rq: Rq) -> dict[str, Any]:
-        model = self._model_or_fail(rq)
-        version_id = rq.path["version_id"]
-        for v in model["versions"]:
-            if v["id"] == version_id:
-                return {"model_version": v}
-        known = ", ".join(v["id"] for v in model["versions"])
-        raise Fail(
-            C.MODEL_DOES_NOT_EXIST,
-            f"Model '{model['id']}' has no version '{version_id}'; its versions are {known}.",
-        )
+def get_model(plane: Plane, rq: Rq) -> dict[str, Any]:
+    return {"model": _wire(_model_or_fail(rq))}
+
+
+def list_model_versions(plane: Plane, rq: Rq) -> dict[str, Any]:
+    versions = _model_or_fail(rq)["versions"]
+    page, per_page = rq.paging()
+    start = (page - 1) * per_page
+    return {"model_versions": versions[start : start + per_page]}
+
+
+def get_model_version(plane: Plane, rq: Rq) -> dict[str, Any]:
+    model = _model_or_fail(rq)
+    version_id = rq.path["version_id"]
+    for v in model["versions"]:
+        if v["id"] == version_id:
+            return {"model_version": v}
+    known = ", ".join(v["id"] for v in model["versions"])
+    raise Fail(
+        C.MODEL_DOES_NOT_EXIST,
+        f"Model '{model['id']}' has no version '{version_id}'; its versions are {known}.",
+    )

@@ -1,4 +1,5 @@
-"""The observability handlers: metrics query, metric labels, log entries."""
+"""The observability handlers: PostMetricsQuery, ListMetricLabels, ListLogEntries (one function
+per RPC, ``handler(plane, rq) -> body``)."""
 
 from __future__ import annotations
 
@@ -22,159 +23,157 @@ from compute_widgets.local.wire import (
 )
 
 
-class Observability(Plane):
-    """PostMetricsQuery, ListMetricLabels, ListLogEntries."""
-
-    # -- observability ---------------------------------------------------------------------------
-
-    def post_metrics(self, rq: Rq) -> dict[str, Any]:
-        raw = rq.body.get("query")
-        if not isinstance(raw, dict):
-            raise Fail(
-                C.BAD_REQUEST,
-                "query: give a MetricSearchQuery object (metric_type, start_time, end_time, resolution, filters, aggregate).",
-            )
-        try:
-            query = m.MetricSearchQuery.from_wire(raw)
-        except InvalidInput as e:
-            raise Fail(
-                C.BAD_REQUEST, "; ".join(f"query.{p.field}: {p.message}" for p in e.problems) + "."
-            ) from None
-        if not int(query.metric_type or 0):
-            names = ", ".join(t.name for t in m.MetricType if int(t))
-            raise Fail(C.BAD_REQUEST, f"query.metric_type: choose one of {names}.")
-        if self.metrics is not None:
-            try:
-                series, resolution = self.metrics.query(rq.user, query)
-            except (InvalidInput, ValueError) as e:
-                # a query over the retention or cost caps names its field: "query.resolution: ..."
-                capped = type(e).__name__ == "QueryTooLarge"
-                raise Fail(C.BAD_REQUEST, f"query.{e}." if capped else f"query: {e}") from None
-            wire = [s.to_wire() if hasattr(s, "to_wire") else s for s in series]
-        else:
-            wire, resolution = self._store_node_counts(rq.user, query)
-        return {"data": {"matrix_data": {"series": wire}}, "resolution": resolution}
-
-    def _store_node_counts(self, user: str, q: Any) -> tuple[list[dict[str, Any]], str]:
-        """Without a metrics engine: NODEPOOL_NODE_COUNT as a step series of the nodepools'
-        enforced minimum (the floor the pool keeps); other metric types have no series."""
-        resolution = q.resolution or "5m"
-        try:
-            step = m.parse_duration(resolution)
-        except (InvalidInput, ValueError) as e:
-            raise Fail(C.BAD_REQUEST, f"query.resolution: {e}") from None
-        end = q.end_time or self.clock.now()
-        start = q.start_time or end - timedelta(hours=1)
-        if step <= 0 or end <= start:
-            raise Fail(
-                C.BAD_REQUEST, "query: start_time must be before end_time and resolution positive."
-            )
-        n = int((end - start).total_seconds() // step) + 1
-        if n > 20000:
-            raise Fail(
-                C.BAD_REQUEST,
-                f"query: {n} points requested; use a coarser resolution (at most 20000 points).",
-            )
-        if int(q.metric_type) != int(m.MetricType.NODEPOOL_NODE_COUNT):
-            return [], resolution
-        want: dict[str, set[str]] = {}
-        for f in q.filters or []:
-            label = f.label.name if hasattr(f.label, "name") else str(f.label)
-            values = {f.equals} if f.equals else set(f.in_ or [])
-            want[label] = want.get(label, values) & values
-        series = []
-        for np in self.store.nodepools_wire(user):
-            cc_id = np["compute_cluster"]["id"]
-            if not (
-                {cc_id} & want.get("COMPUTE_CLUSTER_ID", {cc_id})
-                and {np["id"]} & want.get("NODEPOOL_ID", {np["id"]})
-            ):
-                continue
-            revs = self.store.nodepool_revisions(user, cc_id, np["id"])
-            points = []
-            for k in range(n):
-                t = start + timedelta(seconds=k * step)
-                value = 0
-                for eff, rev in revs:
-                    if eff <= t:
-                        value = rev.enforced_min_instances or 0
-                point: dict[str, Any] = {"timestamp": st.rfc3339(t)}
-                if value:
-                    point["value"] = float(value)
-                points.append(point)
-            series.append(
-                {
-                    "labels": [
-                        {"name": "COMPUTE_CLUSTER_ID", "value": cc_id},
-                        {"name": "NODEPOOL_ID", "value": np["id"]},
-                    ],
-                    "value": points,
-                }
-            )
-        return series, resolution
-
-    def list_metric_labels(self, rq: Rq) -> dict[str, Any]:
-        types = []
-        for raw in rq.query.get("metric_types", []):
-            try:
-                types.append(m.MetricType[raw] if not raw.isdigit() else m.MetricType(int(raw)))
-            except (KeyError, ValueError):
-                raise Fail(C.BAD_REQUEST, f"metric_types: unknown metric type {raw!r}.") from None
-        if not types:
-            types = [t for t in m.MetricType if int(t)]
-        nodepools = self.store.nodepools_wire(rq.user)
-        deployments = self.store.deployments_wire(rq.user)
-        clusters = sorted({np["compute_cluster"]["id"] for np in nodepools})
-        np_ids = sorted({np["id"] for np in nodepools})
-        models = sorted(
-            {((d.get("worker") or {}).get("model") or {}).get("id", "") for d in deployments} - {""}
+def post_metrics(plane: Plane, rq: Rq) -> dict[str, Any]:
+    raw = rq.body.get("query")
+    if not isinstance(raw, dict):
+        raise Fail(
+            C.BAD_REQUEST,
+            "query: give a MetricSearchQuery object (metric_type, start_time, end_time, resolution, filters, aggregate).",
         )
-        out = []
-        for t in types:
-            labels = [{"label": 5, "values": clusters}, {"label": 6, "values": np_ids}]
-            if t.name.startswith("MODEL_"):
-                labels.append({"label": 2, "values": models})
-            out.append({"metric_type": int(t), "labels": [x for x in labels if x["values"]] or []})
-        return {"metric_type_labels": out}
+    try:
+        query = m.MetricSearchQuery.from_wire(raw)
+    except InvalidInput as e:
+        raise Fail(
+            C.BAD_REQUEST, "; ".join(f"query.{p.field}: {p.message}" for p in e.problems) + "."
+        ) from None
+    if not int(query.metric_type or 0):
+        names = ", ".join(t.name for t in m.MetricType if int(t))
+        raise Fail(C.BAD_REQUEST, f"query.metric_type: choose one of {names}.")
+    if plane.metrics is not None:
+        try:
+            series, resolution = plane.metrics.query(rq.user, query)
+        except (InvalidInput, ValueError) as e:
+            # a query over the retention or cost caps names its field: "query.resolution: ..."
+            capped = type(e).__name__ == "QueryTooLarge"
+            raise Fail(C.BAD_REQUEST, f"query.{e}." if capped else f"query: {e}") from None
+        wire = [s.to_wire() if hasattr(s, "to_wire") else s for s in series]
+    else:
+        wire, resolution = _store_node_counts(plane, rq.user, query)
+    return {"data": {"matrix_data": {"series": wire}}, "resolution": resolution}
 
-    def list_log_entries(self, rq: Rq) -> dict[str, Any]:
-        cc_id = rq.path["cc"]
-        np_id = rq.path.get("np") or rq.q1("nodepool_id") or None
-        log_type = rq.path["log_type"]
-        per_page = rq.int_param("per_page", LOG_PER_PAGE, 1, MAX_PER_PAGE)
-        if np_id:
-            self._nodepool_or_fail(rq.user, cc_id, np_id)
-            pools = [np_id]
-        else:
-            self._cluster_or_fail(rq.user, cc_id)
-            pools = (
-                [np["id"] for np in self.store.nodepools_wire(rq.user, cc_id)]
-                if cc_id != SHARED_CLUSTER_ID
-                else []
-            )
-        if log_type != "runner.events" or self.metrics is None or not pools:
-            page = rq.int_param("page", 1, 1, 10**9)
-            return {"log_entries": [], "page": page, "per_page": per_page}
-        if len(pools) == 1:
-            count = int(self.metrics.events_count(rq.user, cc_id, pools[0]))
-            page = rq.int_param("page", max(1, math.ceil(count / per_page)), 1, 10**9)
-            entries = self.metrics.events(rq.user, cc_id, pools[0], page, per_page)
-        else:  # a whole cluster: every nodepool's events, merged by time
-            check = getattr(self.metrics, "check_log_cost", None)
-            if check is not None:  # bounded: each pool's kept history may be simulated
-                try:
-                    check(len(pools))
-                except ValueError as e:
-                    raise Fail(C.BAD_REQUEST, f"{e}.") from None
-            entries = []
-            for np in pools:
-                count = int(self.metrics.events_count(rq.user, cc_id, np))
-                if count:
-                    entries += self.metrics.events(rq.user, cc_id, np, 1, count)
-            entries.sort(key=lambda e: str((_wire_of(e).get("meta") or {}).get("timestamp", "")))
-            page = rq.int_param("page", max(1, math.ceil(len(entries) / per_page)), 1, 10**9)
-            entries = entries[(page - 1) * per_page : page * per_page]
-        return {"log_entries": [_wire_of(e) for e in entries], "page": page, "per_page": per_page}
+
+def _store_node_counts(plane: Plane, user: str, q: Any) -> tuple[list[dict[str, Any]], str]:
+    """Without a metrics engine: NODEPOOL_NODE_COUNT as a step series of the nodepools'
+    enforced minimum (the floor the pool keeps); other metric types have no series."""
+    resolution = q.resolution or "5m"
+    try:
+        step = m.parse_duration(resolution)
+    except (InvalidInput, ValueError) as e:
+        raise Fail(C.BAD_REQUEST, f"query.resolution: {e}") from None
+    end = q.end_time or plane.clock.now()
+    start = q.start_time or end - timedelta(hours=1)
+    if step <= 0 or end <= start:
+        raise Fail(
+            C.BAD_REQUEST, "query: start_time must be before end_time and resolution positive."
+        )
+    n = int((end - start).total_seconds() // step) + 1
+    if n > 20000:
+        raise Fail(
+            C.BAD_REQUEST,
+            f"query: {n} points requested; use a coarser resolution (at most 20000 points).",
+        )
+    if int(q.metric_type) != int(m.MetricType.NODEPOOL_NODE_COUNT):
+        return [], resolution
+    want: dict[str, set[str]] = {}
+    for f in q.filters or []:
+        label = f.label.name if hasattr(f.label, "name") else str(f.label)
+        values = {f.equals} if f.equals else set(f.in_ or [])
+        want[label] = want.get(label, values) & values
+    series = []
+    for np in plane.store.nodepools_wire(user):
+        cc_id = np["compute_cluster"]["id"]
+        if not (
+            {cc_id} & want.get("COMPUTE_CLUSTER_ID", {cc_id})
+            and {np["id"]} & want.get("NODEPOOL_ID", {np["id"]})
+        ):
+            continue
+        revs = plane.store.nodepool_revisions(user, cc_id, np["id"])
+        points = []
+        for k in range(n):
+            t = start + timedelta(seconds=k * step)
+            value = 0
+            for eff, rev in revs:
+                if eff <= t:
+                    value = rev.enforced_min_instances or 0
+            point: dict[str, Any] = {"timestamp": st.rfc3339(t)}
+            if value:
+                point["value"] = float(value)
+            points.append(point)
+        series.append(
+            {
+                "labels": [
+                    {"name": "COMPUTE_CLUSTER_ID", "value": cc_id},
+                    {"name": "NODEPOOL_ID", "value": np["id"]},
+                ],
+                "value": points,
+            }
+        )
+    return series, resolution
+
+
+def list_metric_labels(plane: Plane, rq: Rq) -> dict[str, Any]:
+    types = []
+    for raw in rq.query.get("metric_types", []):
+        try:
+            types.append(m.MetricType[raw] if not raw.isdigit() else m.MetricType(int(raw)))
+        except (KeyError, ValueError):
+            raise Fail(C.BAD_REQUEST, f"metric_types: unknown metric type {raw!r}.") from None
+    if not types:
+        types = [t for t in m.MetricType if int(t)]
+    nodepools = plane.store.nodepools_wire(rq.user)
+    deployments = plane.store.deployments_wire(rq.user)
+    clusters = sorted({np["compute_cluster"]["id"] for np in nodepools})
+    np_ids = sorted({np["id"] for np in nodepools})
+    models = sorted(
+        {((d.get("worker") or {}).get("model") or {}).get("id", "") for d in deployments} - {""}
+    )
+    out = []
+    for t in types:
+        labels = [{"label": 5, "values": clusters}, {"label": 6, "values": np_ids}]
+        if t.name.startswith("MODEL_"):
+            labels.append({"label": 2, "values": models})
+        out.append({"metric_type": int(t), "labels": [x for x in labels if x["values"]] or []})
+    return {"metric_type_labels": out}
+
+
+def list_log_entries(plane: Plane, rq: Rq) -> dict[str, Any]:
+    cc_id = rq.path["cc"]
+    np_id = rq.path.get("np") or rq.q1("nodepool_id") or None
+    log_type = rq.path["log_type"]
+    per_page = rq.int_param("per_page", LOG_PER_PAGE, 1, MAX_PER_PAGE)
+    if np_id:
+        plane.nodepool_or_fail(rq.user, cc_id, np_id)
+        pools = [np_id]
+    else:
+        plane.cluster_or_fail(rq.user, cc_id)
+        pools = (
+            [np["id"] for np in plane.store.nodepools_wire(rq.user, cc_id)]
+            if cc_id != SHARED_CLUSTER_ID
+            else []
+        )
+    if log_type != "runner.events" or plane.metrics is None or not pools:
+        page = rq.int_param("page", 1, 1, 10**9)
+        return {"log_entries": [], "page": page, "per_page": per_page}
+    if len(pools) == 1:
+        count = int(plane.metrics.events_count(rq.user, cc_id, pools[0]))
+        page = rq.int_param("page", max(1, math.ceil(count / per_page)), 1, 10**9)
+        entries = plane.metrics.events(rq.user, cc_id, pools[0], page, per_page)
+    else:  # a whole cluster: every nodepool's events, merged by time
+        check = getattr(plane.metrics, "check_log_cost", None)
+        if check is not None:  # bounded: each pool's kept history may be simulated
+            try:
+                check(len(pools))
+            except ValueError as e:
+                raise Fail(C.BAD_REQUEST, f"{e}.") from None
+        entries = []
+        for np in pools:
+            count = int(plane.metrics.events_count(rq.user, cc_id, np))
+            if count:
+                entries += plane.metrics.events(rq.user, cc_id, np, 1, count)
+        entries.sort(key=lambda e: str((_wire_of(e).get("meta") or {}).get("timestamp", "")))
+        page = rq.int_param("page", max(1, math.ceil(len(entries) / per_page)), 1, 10**9)
+        entries = entries[(page - 1) * per_page : page * per_page]
+    return {"log_entries": [_wire_of(e) for e in entries], "page": page, "per_page": per_page}
 
 
 def _wire_of(x: Any) -> dict[str, Any]:
