@@ -119,3 +119,30 @@ def test_unwritable_data_dir_does_not_break_jupyter(run, jp_fetch, cp_data_dir):
     # Jupyter itself is fine
     response = run(jp_fetch("api", "status"))
     assert response.code == 200
+
+
+def test_health_never_sends_the_token_to_a_squatter(run, jp_fetch, cp_data_dir):
+    """The control plane dies and another process takes its port: Jupyter's health check must
+    not hand that process the token (it did, in an Authorization header, before the identity
+    check)."""
+    import signal
+
+    from tests.test_trust import Squatter
+
+    run(jp_fetch("compute-widgets", "health"))
+    handle = runtime.find_server(cp_data_dir)
+    assert handle is not None
+    os.kill(handle.pid, signal.SIGKILL)
+    _wait_dead(handle.pid)
+    squatter = Squatter(handle.port)
+    try:
+        with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+            run(jp_fetch("compute-widgets", "health"))
+        assert info.value.code == 503
+        body = json.loads(info.value.response.body)
+        assert body["ok"] is False and "not the control plane" in body["health"]["error"]
+        assert squatter.seen, "the health check never reached the squatter: the test proves nothing"
+        assert not any("authorization" in r.lower() for r in squatter.seen)
+        assert all(handle.token not in r for r in squatter.seen)
+    finally:
+        squatter.close()

@@ -79,7 +79,6 @@ class _ControlPlane:
 
 def _make_handler() -> type:
     # Imported here: jupyter_server and tornado are only needed inside a Jupyter server.
-    import httpx
     from jupyter_server.base.handlers import APIHandler
     from tornado import web
 
@@ -99,16 +98,12 @@ def _make_handler() -> type:
                 "data_dir": str(handle.data_dir),
                 "started_by_jupyter": handle.started,
             }
-            try:
-                async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
-                    r = await client.get(
-                        f"{handle.url}/local/health",
-                        headers={"Authorization": f"Key {handle.token}"},
-                    )
-                health = r.json()
-                ok = r.status_code == 200
-            except (httpx.HTTPError, ValueError) as e:
-                health, ok = {"error": f"not answering: {type(e).__name__}"}, False
+            # The token goes only to a server that first proved it holds it (runtime._health:
+            # HMAC of a nonce over the same connection), never to whatever took the port.
+            health = await asyncio.to_thread(runtime._health, handle.url, handle.token, 5.0, handle.pid)
+            ok = health is not None
+            if health is None:
+                health = {"error": "not answering, or not the control plane this server started"}
             if isinstance(health, dict):  # belt and braces: the token never leaves
                 health = {k: v for k, v in health.items() if "token" not in k.lower()}
             body.update(ok=ok, health=health)
