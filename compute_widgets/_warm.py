@@ -14,6 +14,7 @@ first waits for the plane's warm-up, then loads what it wrote. Importing this mo
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -34,9 +35,17 @@ _thread: threading.Thread | None = None
 
 
 def ready() -> bool:
-    """True when this process has the simulator's kernel compiled or loaded (no numba import)."""
-    kernel = sys.modules.get("compute_widgets.sim._kernel")
-    return kernel is not None and bool(kernel.run_serial.signatures)
+    """True when this process has the simulator's kernel compiled or loaded.
+
+    Never the first to import the simulator (that imports numba): not imported yet = not ready.
+    Once someone started importing it, ask it through the import system, which waits while
+    another thread (the warm-up) is still running the import: reading its half-initialised
+    module from sys.modules raised AttributeError ("partially initialized module").
+    """
+    if "compute_widgets.sim" not in sys.modules:
+        return False
+    sim = importlib.import_module("compute_widgets.sim")
+    return sim.is_warm()
 
 
 def start(client: Any = None) -> threading.Thread | None:
@@ -91,36 +100,21 @@ on two busy cores): while the control plane still compiles, this thread does tha
 
 
 def import_display_stack() -> None:
-    import importlib
-
     for name in DISPLAY_MODULES:
         importlib.import_module(name)
 
 
 def _warm(client: Any) -> None:
-    _lower_priority()
+    # not niced: the kernel's own cell may wait on this thread's import or compile lock, and a
+    # niced holder of that lock starved on a busy machine (plan: 21 s -> 29 s at load 40)
     t0 = time.perf_counter()
     try:
         import_display_stack()
         if client is not None:
             _wait_for_server(client)
-        warm_up()
+        from compute_widgets import sim
+
+        sim.warm_up()
         log.debug("simulator warm in %.1f s", time.perf_counter() - t0)
     except Exception as e:  # the first simulation compiles instead, and says so
         log.debug("simulator warm-up failed: %s", e)
-
-
-def warm_up() -> None:
-    """One tiny run with the argument types ``simulate`` and the control plane use."""
-    from compute_widgets.sim import DeploymentSpec, PoolRunner, PoolSpec
-
-    pool = PoolSpec(instance_id="warm-up", gpus=1, gpu_memory_gib=24.0, spot=True, max_nodes=2)
-    PoolRunner(pool, [DeploymentSpec()], origin=0.0, step=10.0, record_every=6).advance(6)
-
-
-def _lower_priority() -> None:
-    """This thread after the kernel's own work (Linux: nice is per thread)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    except (AttributeError, OSError):
-        pass

@@ -31,14 +31,6 @@ ALLOWLIST: dict[tuple[str, str], str] = {
         "api/ is organised by concept as httpx is (_results, _retry, _time...), with the public "
         "names in __all__"
     ),
-    ("compute_widgets.local.metrics", "compute_widgets.sim._kernel"): (
-        "sim/ has a public runner API (what local/metrics.py needs: deactivate, node counts, "
-        "records with named columns); nothing outside sim/ imports its private modules"
-    ),
-    ("compute_widgets.local.metrics", "compute_widgets.sim._run"): (
-        "sim/ has a public runner API (what local/metrics.py needs: deactivate, node counts, "
-        "records with named columns); nothing outside sim/ imports its private modules"
-    ),
 }
 
 

@@ -234,3 +234,96 @@ def test_from_wire_and_compare():
     assert table.loc["cost_per_week", "od"] > table.loc["cost_per_week", "spot"]
     assert list(a.events.columns) == ["timestamp", "kind", "count", "capacity_type", "reason", "message"]
     assert a.history.index.name == "timestamp" and str(a.history.index.tz) == "UTC"
+
+
+# ---- the public runner API (what the local control plane uses) ------------------------------
+
+
+def test_runner_records_by_name_match_the_history_frame():
+    from compute_widgets.sim import DEPLOYMENT_COLUMNS, POOL_RECORD_COLUMNS
+
+    deps = [DeploymentSpec(max_replicas=8, name="a"), DeploymentSpec(max_replicas=3, name="b")]
+    res = simulate(stressed(), deps, duration="6h", seed=3, start=START, record_every=6)
+    runner = PoolRunner(stressed(), deps, origin=START, seed=3, record_every=6)
+    rec, ev = runner.advance(6 * len(res.history))
+    pool = runner.pool_records(rec)
+    assert pool.shape[1] == len(POOL_RECORD_COLUMNS)
+    for i, name in enumerate(POOL_RECORD_COLUMNS):
+        np.testing.assert_array_equal(pool[:, i].astype(np.float64), res.history[name].to_numpy(), err_msg=name)
+    for slot, name in enumerate(("a", "b")):
+        block = runner.deployment_records(rec, slot)
+        for j, col in enumerate(DEPLOYMENT_COLUMNS):
+            np.testing.assert_array_equal(block[:, j].astype(np.float64), res.deployments[name][col].to_numpy())
+    last = res.history.iloc[-1]
+    counts = runner.node_counts()
+    assert (counts.ready_spot, counts.ready_od, counts.pending_spot, counts.pending_od) == tuple(
+        int(last[c]) for c in ("nodes_ready_spot", "nodes_ready_od", "nodes_pending_spot", "nodes_pending_od")
+    )
+    assert counts.total == int(last["nodes"]) and counts.ever_ready
+
+
+def test_a_deactivated_deployment_takes_no_traffic():
+    deps = [DeploymentSpec(max_replicas=8), DeploymentSpec(max_replicas=8)]
+    runner = PoolRunner(gpu_pool(), deps, origin=START, seed=1, record_every=6)
+    runner.advance(6 * 60)
+    runner.deactivate(1)
+    assert runner.is_active(0) and not runner.is_active(1)
+    rec, _ = runner.advance(6 * 60)
+    assert runner.deployment_records(rec, 1)[:, 0].sum() == 0  # requests
+    assert runner.deployment_records(rec, 0)[:, 0].sum() > 0
+
+
+def test_warm_up_ready_while_another_thread_imports_the_simulator():
+    """compute_widgets._warm.ready() asked while another thread is still importing the
+    simulator (connect()'s warm-up thread vs. a cell) waits for the import instead of reading
+    the half-initialised module (AttributeError: partially initialized module ...)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import importlib.abc, importlib.machinery, json, sys, threading
+        entered, release = threading.Event(), threading.Event()
+
+        class Slow(importlib.abc.MetaPathFinder):
+            # the kernel's import stops half-way (module in sys.modules, no run_serial yet)
+            def find_spec(self, name, path, target=None):
+                if name != "compute_widgets.sim._kernel":
+                    return None
+                spec = importlib.machinery.PathFinder.find_spec(name, path)
+                real = spec.loader.exec_module
+                def exec_module(module):
+                    entered.set()
+                    release.wait()
+                    real(module)
+                spec.loader.exec_module = exec_module
+                return spec
+
+        sys.meta_path.insert(0, Slow())
+        from compute_widgets import _warm
+        importer = threading.Thread(target=lambda: importlib.import_module("compute_widgets.sim"))
+        importer.start()
+        entered.wait()
+        got = {}
+        def ask():
+            try:
+                got["ready"] = _warm.ready()
+            except Exception as e:
+                got["error"] = f"{type(e).__name__}: {e}"
+        asker = threading.Thread(target=ask)
+        asker.start()
+        release.set()
+        importer.join(); asker.join()
+        from compute_widgets import sim
+        sim.warm_up()
+        got["after"] = _warm.ready()
+        print(json.dumps(got))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+    assert "error" not in got, got["error"]
+    assert got["ready"] is False and got["after"] is True  # nothing had run the kernel before
+

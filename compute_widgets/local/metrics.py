@@ -84,9 +84,14 @@ from compute_widgets.api.models import (
     format_duration,
     parse_duration,
 )
-from compute_widgets.sim import DeploymentSpec, PoolRunner, PoolSpec
-from compute_widgets.sim import _kernel as K
-from compute_widgets.sim._run import events_records
+from compute_widgets.sim import (
+    DEPLOYMENT_COLUMNS,
+    POOL_RECORD_COLUMNS,
+    DeploymentSpec,
+    PoolRunner,
+    PoolSpec,
+    events_records,
+)
 
 STEP_S = 10.0  # simulation step (autoscaling.md §3.1)
 RECORD_EVERY = 6  # one record per minute
@@ -112,14 +117,10 @@ MAX_QUERY_SAMPLES = 4_000_000
 MAX_QUERY_SEGMENTS = 1500  # ~2-3 ms each on one busy core: <= 5 s
 LOG_TYPE = "runner.events"
 
-# pool-level series computed from the records: name -> column (or derived below)
-_COLS = {
-    "nodes_ready_spot": K.O_RS, "nodes_ready_od": K.O_RO, "nodes_pending_spot": K.O_PS,
-    "nodes_pending_od": K.O_PO, "nodes_draining_spot": K.O_DRAIN, "desired": K.O_DESIRED,
-    "min_nodes": K.O_MIN, "max_nodes": K.O_MAX, "cpu_util": K.O_CPU, "mem_util": K.O_MEM,
-    "gpu_util": K.O_GPU, "gpu_mem_util": K.O_GPUMEM, "replicas": K.O_REPLICAS, "queue": K.O_QUEUE,
-    "latency_s": K.O_LAT, "requests": K.O_REQ,
-}  # fmt: skip
+# the simulator's record columns by name: pool rows (N_POOL wide), deployment blocks (N_DEP)
+_COLS = {name: i for i, name in enumerate(POOL_RECORD_COLUMNS)}
+_DEP_COLS = {name: i for i, name in enumerate(DEPLOYMENT_COLUMNS)}
+N_POOL, N_DEP = len(POOL_RECORD_COLUMNS), len(DEPLOYMENT_COLUMNS)
 SERIES_NAMES = (
     "nodes", "nodes_ready_spot", "nodes_ready_od", "nodes_pending_spot", "nodes_pending_od",
     "nodes_draining_spot", "desired", "min_nodes", "max_nodes", "replicas", "queue", "latency_s",
@@ -202,9 +203,9 @@ class _Segment:
     end_step: int  # simulated up to here
     full_step: int  # the segment's end
     runner: PoolRunner | None = None
-    pool_chunks: list[np.ndarray] = field(default_factory=list)  # rows x NOUT_POOL, float32
+    pool_chunks: list[np.ndarray] = field(default_factory=list)  # rows x N_POOL, float32
     extra_chunks: list[np.ndarray] = field(default_factory=list)  # rows x 4: $/h spot, od, all-od, $ per row
-    dep_chunks: dict[int, list[np.ndarray]] = field(default_factory=dict)  # slot -> rows x NOUT_DEP
+    dep_chunks: dict[int, list[np.ndarray]] = field(default_factory=dict)  # slot -> rows x N_DEP
     events: list[dict] = field(default_factory=list)
 
     @property
@@ -214,7 +215,7 @@ class _Segment:
     def arrays(self) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
         """(pool rows, extra rows, slot -> deployment rows with NaN where it was not active)."""
         if len(self.pool_chunks) != 1:
-            self.pool_chunks = [np.concatenate(self.pool_chunks) if self.pool_chunks else np.zeros((0, K.NOUT_POOL), np.float32)]
+            self.pool_chunks = [np.concatenate(self.pool_chunks) if self.pool_chunks else np.zeros((0, N_POOL), np.float32)]
             self.extra_chunks = [np.concatenate(self.extra_chunks) if self.extra_chunks else np.zeros((0, 4))]
         for slot, chunks in self.dep_chunks.items():
             if len(chunks) != 1:
@@ -226,8 +227,7 @@ class _Segment:
         n += sum(c.nbytes for chunks in self.dep_chunks.values() for c in chunks)
         n += len(self.events) * _EVENT_BYTES + 1024
         if self.runner is not None:
-            r = self.runner
-            n += r.ring.nbytes + r.ps.nbytes + r.ds.nbytes + r.dp.nbytes + r.pp.nbytes + 4096
+            n += self.runner.nbytes + 4096
         return n
 
 
@@ -433,7 +433,7 @@ class MetricsEngine:
         for d in slots:
             live = pool.step_of(d.active_from) <= runner.step < (pool.step_of(d.active_to) if d.active_to != math.inf else math.inf)
             if not live:
-                runner.dp[0, d.slot, K.D_ACTIVE] = 0.0
+                runner.deactivate(d.slot)
 
     def _run(self, pool: _Pool, seg: _Segment, n: int) -> None:
         runner = seg.runner
@@ -442,21 +442,21 @@ class MetricsEngine:
         if runner.step <= seg.shown_step:
             return  # warm-up: neither records nor events are shown
         price = runner.pool
-        ns_s, ns_o = rec[:, K.O_NS_SPOT].astype(np.float64), rec[:, K.O_NS_OD].astype(np.float64)
+        ns_s = rec[:, _COLS["node_seconds_spot"]].astype(np.float64)
+        ns_o = rec[:, _COLS["node_seconds_od"]].astype(np.float64)
         extra = np.column_stack([ns_s / RECORD_S * price.price_spot, ns_o / RECORD_S * price.price_od,
                                  (ns_s + ns_o) / RECORD_S * price.price_od,
                                  (ns_s * price.price_spot + ns_o * price.price_od) / 3600.0])  # fmt: skip
-        seg.pool_chunks.append(np.ascontiguousarray(rec[:, : K.NOUT_POOL]))
+        seg.pool_chunks.append(np.ascontiguousarray(runner.pool_records(rec)))
         seg.extra_chunks.append(extra)
         rows_before = (step0 - seg.shown_step) // RECORD_EVERY
         for d in pool.deps.values():
-            b = K.NOUT_POOL + d.slot * K.NOUT_DEP
-            block = rec[:, b : b + K.NOUT_DEP].copy()
-            if runner.dp[0, d.slot, K.D_ACTIVE] < 0.5:
+            block = runner.deployment_records(rec, d.slot).copy()
+            if not runner.is_active(d.slot):
                 block[:] = np.nan
             chunks = seg.dep_chunks.setdefault(d.slot, [])
             if not chunks and rows_before:
-                chunks.append(np.full((rows_before, K.NOUT_DEP), np.nan, np.float32))
+                chunks.append(np.full((rows_before, N_DEP), np.nan, np.float32))
             chunks.append(block)
         seg.events.extend(events_records(ev, pool.origin, STEP_S))
 
@@ -477,13 +477,12 @@ class MetricsEngine:
         target = self._target_step(pool, now)
         with pool.lock:
             seg = self._segment(key, pool, self._seg_index(pool.origin + target * STEP_S), target)
-            ps = seg.runner.ps[0] if seg.runner is not None else None
-        if ps is None:
+            nodes = seg.runner.node_counts() if seg.runner is not None else None
+        if nodes is None:
             return 0, NodepoolStatus.NODEPOOL_STATUS_PENDING
-        count = int(round(ps[K.S_RS] + ps[K.S_RO] + ps[K.S_PS] + ps[K.S_PO]))
         age = now - pool.origin
-        ready = ps[K.S_EVER_READY] > 0.5 or age >= pool.prov_s
-        return count, NodepoolStatus.NODEPOOL_STATUS_READY if ready else NodepoolStatus.NODEPOOL_STATUS_PENDING
+        ready = nodes.ever_ready or age >= pool.prov_s
+        return nodes.total, NodepoolStatus.NODEPOOL_STATUS_READY if ready else NodepoolStatus.NODEPOOL_STATUS_PENDING
 
     def _event_counts(self, key: tuple[str, str, str], pool: _Pool, now: float) -> list[tuple[int, int]]:
         """(segment, number of events) of every kept segment (complete ones are remembered)."""
@@ -613,7 +612,7 @@ class MetricsEngine:
                 name, scale, _ = _UTIL[mt]
                 raw.append((base, arr[:, _COLS[name]] * scale, ts0))
             elif mt in (MetricType.MODEL_REQUEST_COUNT, MetricType.MODEL_E2E_LATENCY):
-                col = K.Q_ARR if mt == MetricType.MODEL_REQUEST_COUNT else K.Q_LAT
+                col = _DEP_COLS["requests" if mt == MetricType.MODEL_REQUEST_COUNT else "latency_s"]
                 for d in deps:
                     if d.slot in dep_arr and _match(d.labels, filters):
                         labels = {k: v for k, v in d.labels.items() if v}
@@ -659,7 +658,7 @@ class MetricsEngine:
             )
 
     def _rows(self, key, pool: _Pool, t_lo: float, t_hi: float, now: float, want_cum: bool):
-        """(time of row 0, rows x (NOUT_POOL + 4 cost columns), slot -> deployment rows) over the
+        """(time of row 0, rows x (N_POOL + 4 cost columns), slot -> deployment rows) over the
         kept segments that overlap [t_lo, t_hi); None when nothing is kept there."""
         target = self._target_step(pool, now)
         kept = self._kept_segments(pool, now)
@@ -694,7 +693,7 @@ class MetricsEngine:
             blocks = [p[2].get(d.slot) for p in parts]
             if all(x is None for x in blocks):
                 continue
-            full = np.concatenate([x if x is not None else np.full((len(p[0]), K.NOUT_DEP), np.nan, np.float32)
+            full = np.concatenate([x if x is not None else np.full((len(p[0]), N_DEP), np.nan, np.float32)
                                    for x, p in zip(blocks, parts, strict=True)])  # fmt: skip
             dep_arr[d.slot] = full[lo:hi]
         return ts0 + lo * RECORD_S, arr, dep_arr
@@ -725,7 +724,7 @@ def _match(labels: dict[str, str], filters: dict[str, set[str]]) -> bool:
 
 
 def _node_series(arr: np.ndarray, base: dict[str, str], filters: dict[str, set[str]], group: list[str]):
-    cost0 = K.NOUT_POOL
+    cost0 = N_POOL
     derived = {
         "cost_rate_spot": arr[:, cost0], "cost_rate_od": arr[:, cost0 + 1],
         "cost_rate_all_od": arr[:, cost0 + 2], "cost_cum": arr[:, cost0 + 3],
@@ -733,7 +732,8 @@ def _node_series(arr: np.ndarray, base: dict[str, str], filters: dict[str, set[s
 
     def column(name: str) -> np.ndarray:
         if name == "nodes":
-            return arr[:, K.O_RS] + arr[:, K.O_RO] + arr[:, K.O_PS] + arr[:, K.O_PO]
+            split = [_COLS[n] for n, _cap, _state in _SPLIT]
+            return arr[:, split].sum(axis=1)
         return derived[name] if name in derived else arr[:, _COLS[name]]
 
     if "series" in filters:

@@ -423,11 +423,9 @@ def configure_server_log(path: Path) -> logging.Handler:
 def warm_up_simulator() -> None:
     """Run the numba kernel once on a tiny pool, with the argument types the metrics engine
     uses, so it is compiled (or loaded from numba's cache) before any request needs it."""
-    from compute_widgets.sim import DeploymentSpec, PoolRunner, PoolSpec
+    from compute_widgets import sim
 
-    pool = PoolSpec(instance_id="warm-up", gpus=1, gpu_memory_gib=24.0, spot=True, max_nodes=2)
-    runner = PoolRunner(pool, [DeploymentSpec()], origin=0.0, step=10.0, record_every=6)
-    runner.advance(6)
+    sim.warm_up()
 
 
 # ---------------------------------------------------------------------------------------------

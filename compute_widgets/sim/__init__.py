@@ -9,7 +9,13 @@
 
 A deterministic time-stepped fluid model (autoscaling.md §3) compiled with numba and cached on
 disk; `PoolRunner` continues a run step by step (the local control plane uses it).
-sim/ imports nothing else of compute_widgets.
+
+The runner API, public so no one reads the kernel's private arrays: `PoolRunner.advance` returns
+records whose columns are named by POOL_RECORD_COLUMNS and DEPLOYMENT_COLUMNS (split with
+`pool_records`/`deployment_records`), `events_records` turns its event rows into dicts with the
+EVENT_COLUMNS, `node_counts()`, `deactivate(slot)`, `configure(pool, deployments)`.
+`warm_up()` compiles the kernel (or loads it from the cache), `is_warm()` says whether that
+happened in this process. sim/ imports nothing else of compute_widgets.
 """
 
 from __future__ import annotations
@@ -29,13 +35,20 @@ def _numba_cache_dir() -> None:
 _numba_cache_dir()
 
 from ._run import (  # noqa: E402
+    DEPLOYMENT_COLUMNS,
+    EVENT_COLUMNS,
+    POOL_RECORD_COLUMNS,
     BatchResult,
+    NodeCounts,
     PoolRunner,
     SimResult,
     compare,
     event_message,
+    events_records,
+    is_warm,
     simulate,
     simulate_batch,
+    warm_up,
 )
 from ._specs import DeploymentSpec, PoolSpec, Workload, parse_duration  # noqa: E402
 
@@ -50,5 +63,12 @@ __all__ = [
     "simulate_batch",
     "BatchResult",
     "event_message",
+    "events_records",
+    "NodeCounts",
+    "POOL_RECORD_COLUMNS",
+    "DEPLOYMENT_COLUMNS",
+    "EVENT_COLUMNS",
+    "warm_up",
+    "is_warm",
     "parse_duration",
 ]

@@ -34,7 +34,33 @@ HISTORY_COLUMNS = (
     "cost_rate_spot", "cost_rate_od", "cost_rate_all_od", "cost_cum",
 )  # fmt: skip
 EVENT_COLUMNS = ("timestamp", "kind", "count", "capacity_type", "reason", "message")
+# The kernel's record layout by name (PoolRunner.advance returns rows of these): the pool's
+# columns, then DEPLOYMENT_COLUMNS once per deployment slot. Users index by name, never by
+# the kernel's O_/Q_ constants.
+POOL_RECORD_COLUMNS = (
+    "nodes_ready_spot", "nodes_ready_od", "nodes_pending_spot", "nodes_pending_od", "nodes_draining_spot",
+    "desired", "min_nodes", "max_nodes", "cpu_util", "mem_util", "gpu_util", "gpu_mem_util",
+    "replicas", "queue", "latency_s", "requests", "served", "node_seconds_spot", "node_seconds_od",
+)  # fmt: skip
 DEPLOYMENT_COLUMNS = ("requests", "served", "queue", "replicas", "target_replicas", "latency_s")
+assert len(POOL_RECORD_COLUMNS) == K.NOUT_POOL and len(DEPLOYMENT_COLUMNS) == K.NOUT_DEP
+assert POOL_RECORD_COLUMNS.index("node_seconds_od") == K.O_NS_OD and DEPLOYMENT_COLUMNS.index("latency_s") == K.Q_LAT
+
+
+@dataclass(frozen=True)
+class NodeCounts:
+    """A runner's nodes now (after its last step)."""
+
+    ready_spot: int
+    ready_od: int
+    pending_spot: int
+    pending_od: int
+    ever_ready: bool  # a node has been ready at some point
+
+    @property
+    def total(self) -> int:
+        """Ready + pending nodes (what node_count on the wire says)."""
+        return self.ready_spot + self.ready_od + self.pending_spot + self.pending_od
 
 
 def pool_params(pool: PoolSpec, seed: int, n_deployments: int, dt: float) -> np.ndarray:
@@ -207,6 +233,36 @@ class PoolRunner:
             dp[0, i] = deployment_params(d, self.pool, n, self.workload)
         self.dp = dp
         self.pp[0, K.P_NDEP] = n
+
+    def deactivate(self, slot: int) -> None:
+        """Deployment `slot` takes no traffic and holds no replicas from the next step (until
+        the next `set_deployments`/`configure`)."""
+        self.dp[0, slot, K.D_ACTIVE] = 0.0
+
+    def is_active(self, slot: int) -> bool:
+        return bool(self.dp[0, slot, K.D_ACTIVE] >= 0.5)
+
+    def node_counts(self) -> NodeCounts:
+        ps = self.ps[0]
+        return NodeCounts(
+            *(int(round(ps[i])) for i in (K.S_RS, K.S_RO, K.S_PS, K.S_PO)), ever_ready=bool(ps[K.S_EVER_READY] > 0.5)
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the kernel state (what a cache of runners counts)."""
+        return self.ring.nbytes + self.ps.nbytes + self.ds.nbytes + self.dp.nbytes + self.pp.nbytes
+
+    @staticmethod
+    def pool_records(records: np.ndarray) -> np.ndarray:
+        """The pool's columns (POOL_RECORD_COLUMNS) of `advance`'s records."""
+        return records[:, : K.NOUT_POOL]
+
+    @staticmethod
+    def deployment_records(records: np.ndarray, slot: int) -> np.ndarray:
+        """Deployment `slot`'s columns (DEPLOYMENT_COLUMNS) of `advance`'s records."""
+        b = K.NOUT_POOL + slot * K.NOUT_DEP
+        return records[:, b : b + K.NOUT_DEP]
 
     @property
     def n_columns(self) -> int:
@@ -499,3 +555,15 @@ def simulate_batch(
     run(pp, dp, ps, ds, ring, np.zeros((P, D, 1)), 0, n, dt, origin, record_every, out, ev, ev_n)
     events = [ev[i, : min(int(ev_n[i]), ev.shape[1])].copy() for i in range(P)]
     return BatchResult(out, events, list(pools), origin, dt, record_every)
+
+
+def warm_up() -> None:
+    """Compile the kernel (or load it from numba's disk cache) with one tiny run, using the
+    argument types simulate() and the control plane use, so later runs start at once."""
+    pool = PoolSpec(instance_id="warm-up", gpus=1, gpu_memory_gib=24.0, spot=True, max_nodes=2)
+    PoolRunner(pool, [DeploymentSpec()], origin=0.0, step=10.0, record_every=6).advance(6)
+
+
+def is_warm() -> bool:
+    """True when this process has the kernel compiled or loaded (a run would start at once)."""
+    return bool(K.run_serial.signatures)
