@@ -327,3 +327,18 @@ def test_warm_up_ready_while_another_thread_imports_the_simulator():
     assert "error" not in got, got["error"]
     assert got["ready"] is False and got["after"] is True  # nothing had run the kernel before
 
+
+def test_pool_spec_from_reads_the_cloud_from_the_cluster():
+    """The one nodepool -> PoolSpec rule: the cluster's cloud decides the spot notice, also
+    when the instance type does not say its cloud (the magic used to pass no cluster)."""
+    from compute_widgets.sim import pool_spec_from
+
+    nodepool = {"id": "np", "instanceTypes": [{"id": "n2-standard-4"}], "minInstances": 1, "maxInstances": 4,
+                "nodeCapacityType": {"capacityTypes": ["SPOT_TYPE", "ON_DEMAND_TYPE"]}}  # fmt: skip
+    instance = {"id": "n2-standard-4", "price": "8.000000", "computeInfo": {"cpuLimit": "3400m", "cpuMemory": "12Gi"}}
+    gcp = {"id": "cc", "cloudProvider": {"id": "gcp"}}
+    spec = pool_spec_from(nodepool, instance, cluster=gcp)
+    assert (spec.cloud, spec.spot_notice_s, spec.spot, spec.min_nodes, spec.max_nodes) == ("gcp", 30.0, True, 1, 4)
+    assert (spec.vcpu, spec.memory_gib, spec.price_od) == (3.4, 12.0, pytest.approx(0.288))
+    assert pool_spec_from(nodepool, instance).cloud == "aws"  # no cluster: nothing says gcp
+    assert pool_spec_from(nodepool, instance, cluster=gcp, max_nodes=2).max_nodes == 2

@@ -84,3 +84,55 @@ async def test_planner_runs_in_a_task(client, pool):
     await p.wait()
     assert p.status.kind == "ok", p.status.text
     assert p.kpis is not None
+
+
+def test_planner_and_plan_magic_give_the_same_kpis(client, uid):
+    """One what-if rule (sim.what_if): the Planner and `%compute plan` simulate the same pool
+    (a GCP spot pool with a deployment: the cluster's cloud decides the spot notice) alike."""
+    import pandas as pd
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    cc = client.create_cluster(
+        m.ComputeCluster(id=uid("cc"), cloud_provider=m.CloudProvider(id="gcp"), region="us-east4")
+    )
+    np = client.create_nodepool(
+        cc.id,
+        m.Nodepool(
+            id=uid("np"),
+            instance_types=[m.InstanceType(id="n2-standard-4")],
+            node_capacity_type=m.NodeCapacityType(capacity_types=[m.CapacityType.ON_DEMAND_TYPE]),
+            min_instances=1,
+            max_instances=2,
+        ),
+    )
+    client.create_deployment(
+        m.Deployment(
+            id=uid("dp"),
+            worker=m.Worker(model=m.ModelRef(id="bge-small", user_id="baai", app_id="embeddings")),
+            nodepools=[m.Nodepool(id=np.id, compute_cluster=m.ComputeCluster(id=cc.id, user_id="me"))],
+            autoscale_config=m.AutoscaleConfig(min_replicas=1, max_replicas=6),
+        )
+    )
+    p = Planner(np, client, duration="1d", seed=3)
+    p.max_nodes.value = 4
+    p.spot.value = True
+    p.click()
+    assert p.status.kind == "ok", p.status.text
+    assert p.proposed.pool.cloud == "gcp" and p.proposed.pool.spot_notice_s == 30.0
+
+    c = Config()
+    c.HistoryAccessor.enabled = False
+    ip = InteractiveShell.instance(config=c)
+    try:
+        ip.extension_manager.load_extension("compute_widgets")
+        ip.magics_manager.registry["ComputeMagics"].client = client
+        ip.magics_manager.registry["ComputeMagics"].show_progress = False
+        table = ip.run_line_magic("compute", f"plan {cc.id} {np.id} --max 4 --spot --duration 1d --seed 3")
+    finally:
+        ip.extension_manager.unload_extension("compute_widgets")
+        InteractiveShell.clear_instance()
+    cols = ["current", "proposed"]
+    widget, magic = pd.DataFrame(p.kpis)[cols], pd.DataFrame(table)[cols]
+    assert widget.loc["cost_per_week", "proposed"] != widget.loc["cost_per_week", "current"]
+    pd.testing.assert_frame_equal(widget, magic)

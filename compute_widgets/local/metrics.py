@@ -91,6 +91,7 @@ from compute_widgets.sim import (
     PoolRunner,
     PoolSpec,
     events_records,
+    pool_spec_from,
 )
 
 STEP_S = 10.0  # simulation step (autoscaling.md §3.1)
@@ -303,24 +304,21 @@ class MetricsEngine:
         return pool
 
     def _pool_spec(self, nodepool: Nodepool) -> PoolSpec:
-        wire = nodepool.to_wire()
-        inst_id = nodepool.instance_type_id
+        """sim.pool_spec_from with the catalog's specs and prices and the enforced min/max."""
         extra: dict[str, Any] = {}
         try:
-            spec = self.catalog.spec(inst_id)
+            spec = self.catalog.spec(nodepool.instance_type_id)
             extra = dict(vcpu=spec.vcpu, memory_gib=spec.memory_gib, gpus=spec.gpus,
                          gpu_memory_gib=spec.gpu_memory_gib, price_od=spec.price_od,
                          price_spot=spec.price_spot, gpu=spec.is_gpu, cloud=spec.provider or "aws")  # fmt: skip
         except (KeyError, AttributeError):
             pass
-        inst = (wire.get("instance_types") or [{}])[0]
-        caps = {int(c) for c in (nodepool.node_capacity_type.capacity_types if nodepool.node_capacity_type else [])}
-        wire["min_instances"] = nodepool.enforced_min_instances or nodepool.min_instances or 0
-        wire["max_instances"] = nodepool.enforced_max_instances or nodepool.max_instances or 0
-        pool = PoolSpec.from_wire(wire, inst, **extra)
-        if 2 in caps and 1 not in caps:
-            pool = pool.with_(spot=True)
-        return pool
+        return pool_spec_from(
+            nodepool,
+            min_nodes=int(nodepool.enforced_min_instances or nodepool.min_instances or 0),
+            max_nodes=int(nodepool.enforced_max_instances or nodepool.max_instances or 0),
+            **extra,
+        )
 
     def _refresh_deployments(self, key: tuple[str, str, str], pool: _Pool) -> None:
         user_id, cc_id, np_id = key

@@ -169,11 +169,11 @@ def run_plan(magics: Any, args: argparse.Namespace) -> Any:
     progress = Progress(total=4, enabled=magics.show_progress)
     progress.step(f"reading nodepool {cc}/{np_id}")
     current = client.get_nodepool(cc, np_id)
+    cluster = client.get_cluster(cc)  # its cloud decides the spot notice, as in the Planner
     instance = instance_type(client, cc, current.instance_type_id)
     deployments = client.list_deployments(nodepool_id=np_id, compute_cluster_id=cc)
 
-    from compute_widgets import charts
-    from compute_widgets.sim import DeploymentSpec, PoolSpec, Workload, compare, simulate
+    from compute_widgets import charts, sim
 
     updates: dict[str, Any] = {}
     if args.min_instances is not None:
@@ -184,19 +184,21 @@ def run_plan(magics: Any, args: argparse.Namespace) -> Any:
         updates["node_capacity_type"] = instance.capacity_types_for(args.spot)
     proposed = current.model_copy(update=updates)
     proposed.check()
-    deps = [DeploymentSpec.from_wire(d.to_wire()) for d in deployments]
-    workload = None if deps else Workload()  # an idle nodepool: plan against the default traffic
     from compute_widgets import _warm
 
-    wait = "" if _warm.ready() else f". {_warm.COMPILING}"  # numba's first compile: say so
-    runs = []
-    for label, pool in (("current", current), ("proposed", proposed)):
-        progress.step(f"simulating {label} settings ({args.duration / 86400:g} days){wait}")
-        wait = ""
-        spec = PoolSpec.from_wire(pool.to_wire(), instance.to_wire())
-        runs.append(simulate(spec, deps, workload, duration=args.duration, seed=args.seed))
+    wait = [] if _warm.ready() else [f". {_warm.COMPILING}"]  # numba's first compile: say so
+
+    def on_run(label: str) -> None:
+        progress.step(f"simulating {label} settings ({args.duration / 86400:g} days){''.join(wait)}")
+        wait.clear()
+
+    def spec(np: Any) -> Any:
+        return sim.pool_spec_from(np, instance, cluster=cluster)
+
+    w = sim.what_if(spec(current), spec(proposed), deployments, duration=args.duration, seed=args.seed, on_run=on_run)
+    runs = [w.current, w.proposed]
     progress.step("comparing")
-    names = ("current", "proposed")
+    names = w.names
     # the KPIs once: the figure has no table; the returned frame displays as the formatted table
     figure = charts.compare(
         runs[0], runs[1], names=names, title=f"What-if: {cc}/{np_id}", table=False
@@ -204,4 +206,4 @@ def run_plan(magics: Any, args: argparse.Namespace) -> Any:
     progress.finish(f"plan for {cc}/{np_id}: simulated {args.duration / 86400:g} days twice")
     display(figure)
     note = charts.unchanged_note(runs[0].history, runs[0].kpis, runs[1].kpis, proposed)
-    return charts.kpi_table(compare(runs[0], runs[1], names=names), note)
+    return charts.kpi_table(w.kpis, note)

@@ -15,7 +15,12 @@ records whose columns are named by POOL_RECORD_COLUMNS and DEPLOYMENT_COLUMNS (s
 `pool_records`/`deployment_records`), `events_records` turns its event rows into dicts with the
 EVENT_COLUMNS, `node_counts()`, `deactivate(slot)`, `configure(pool, deployments)`.
 `warm_up()` compiles the kernel (or loads it from the cache), `is_warm()` says whether that
-happened in this process. sim/ imports nothing else of compute_widgets.
+happened in this process.
+
+The what-if rule lives here once: `pool_spec_from(nodepool, instance_type, cluster=...)` turns an
+api nodepool into a PoolSpec (duck-typed on wire names) for the planner, `%compute plan` and the
+local control plane; `what_if(current, proposed, deployments)` runs both with the same traffic.
+sim/ imports nothing else of compute_widgets.
 """
 
 from __future__ import annotations
@@ -51,10 +56,14 @@ from ._run import (  # noqa: E402
     warm_up,
 )
 from ._specs import DeploymentSpec, PoolSpec, Workload, parse_duration  # noqa: E402
+from ._what_if import WhatIf, pool_spec_from, what_if  # noqa: E402
 
 __all__ = [
     "simulate",
     "compare",
+    "what_if",
+    "WhatIf",
+    "pool_spec_from",
     "PoolSpec",
     "DeploymentSpec",
     "Workload",

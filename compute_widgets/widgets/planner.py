@@ -216,14 +216,6 @@ class Planner(ViewBase):
             self.pool_picker.disabled = self.runner.busy
 
     # --- simulate -------------------------------------------------------------------------------
-    def _instance_for(self, np: Any) -> dict[str, Any]:
-        t = self.types.get(np.instance_type_id)
-        return (
-            t.to_wire()
-            if t is not None
-            else (np.instance_types[0].to_wire() if np.instance_types else {})
-        )
-
     def simulate(self) -> Any:
         """Simulate current and proposed settings; returns the task (or None when run inline)."""
         if self.runner.busy or not self._loaded or self.problems:
@@ -236,20 +228,15 @@ class Planner(ViewBase):
         def run() -> tuple[Any, Any, Any, Any]:
             from compute_widgets import charts, sim
 
-            def pool(np: Any) -> Any:
-                wire = np.to_wire()
-                wire["compute_cluster"] = cluster.to_wire()
-                return sim.PoolSpec.from_wire(wire, self._instance_for(np))
+            def pool(np: Any) -> Any:  # the catalog's entry of its type (None: the pool's own)
+                return sim.pool_spec_from(np, self.types.get(np.instance_type_id), cluster=cluster)
 
-            deps = [sim.DeploymentSpec.from_wire(d.to_wire()) for d in deployments]
-            workload = None if deps else sim.Workload()
-            a = sim.simulate(pool(current), deps, workload=workload, duration=duration, seed=seed)
-            b = sim.simulate(pool(proposed), deps, workload=workload, duration=duration, seed=seed)
-            names = ("current", "proposed")
+            w = sim.what_if(pool(current), pool(proposed), deployments, duration=duration, seed=seed)
+            a, b = w.current, w.proposed
             note = charts.unchanged_note(a.history, a.kpis, b.kpis, proposed)
-            kpis = charts.kpi_table(sim.compare(a, b, names=names), note)
+            kpis = charts.kpi_table(w.kpis, note)
             # one KPI table (HTML, formatted): the figure has none of its own
-            return a, b, kpis, charts.compare(a, b, names=names, table=False)
+            return a, b, kpis, charts.compare(a, b, names=w.names, table=False)
 
         def done(result: tuple[Any, Any, Any, Any], seconds: float) -> str:
             self.current, self.proposed, self.kpis, self.figure = result
