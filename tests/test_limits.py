@@ -26,7 +26,7 @@ import pytest
 
 from compute_widgets.api import models as m
 from compute_widgets.api.errors import ApiError, InvalidInput
-from compute_widgets.local.app import MAX_BODY, MAX_PER_PAGE
+from compute_widgets.local.wire import MAX_BODY, MAX_PER_PAGE
 
 
 @pytest.fixture

@@ -17,10 +17,12 @@ import httpx
 import pytest
 import uvicorn
 
-from compute_widgets.local.app import MAX_BODY, SHARED_CLUSTER_ID, create_app
+from compute_widgets.local.app import create_app
 from compute_widgets.local.catalog import Catalog
 from compute_widgets.local.clock import Clock
+from compute_widgets.local.crud import SHARED_CLUSTER_ID
 from compute_widgets.local.store import Store
+from compute_widgets.local.wire import MAX_BODY
 
 TOKEN = "test-token-123"
 AUTH = {"Authorization": f"Key {TOKEN}"}

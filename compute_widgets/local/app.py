@@ -21,7 +21,7 @@ query keys and ``True``/``False`` ignored; out: snake_case, int enums, zero valu
 
 Decisions where Clarifai documents nothing:
 
-- Paging: ``page`` >= 1 (default 1), 1 <= ``per_page`` <= `MAX_PER_PAGE` (default 128;
+- Paging: ``page`` >= 1 (default 1), 1 <= ``per_page`` <= `wire.MAX_PER_PAGE` (default 128;
   ListLogEntries: default 32 and the last page). Anything else is a 400 BAD_REQUEST naming the
   parameter; zero is an explicit value here, not "unset".
 - Duplicate id (in the store or twice in one batch): DATABASE_DUPLICATE_KEY, HTTP 409.
@@ -44,11 +44,11 @@ Decisions where Clarifai documents nothing:
   deployment per model (owner/app/model id, any version) per nodepool; without an
   ``autoscale_config`` the docs sample's server defaults are stored.
 - Nodepool status: PENDING until provisioned (metrics.node_state when a metrics engine is
-  attached; else `PROVISION_DELAY_GPU`/`PROVISION_DELAY_CPU` after create), then READY. A
+  attached; else `PROVISION_DELAY_GPU`/`PROVISION_DELAY_CPU` after create; `crud`), then READY. A
   status set with PostNodepoolStatus is pinned until a status of 0 (UNKNOWN) unpins it.
-- The shared cluster `SHARED_CLUSTER_ID` (Clarifai-managed) is listed first for every user;
+- The shared cluster `crud.SHARED_CLUSTER_ID` (Clarifai-managed) is listed first for every user;
   it cannot be patched, deleted or given nodepools.
-- The body cap is `MAX_BODY` bytes (HTTP 413, CONN_BAD_REQUEST_FORMAT).
+- The body cap is `wire.MAX_BODY` bytes (HTTP 413, CONN_BAD_REQUEST_FORMAT).
 """
 
 from __future__ import annotations
@@ -72,28 +72,11 @@ from compute_widgets.local import local_only, models_catalog, observability, pro
 from compute_widgets.local import store as st
 from compute_widgets.local.catalog import Catalog
 from compute_widgets.local.clock import Clock
-from compute_widgets.local.crud import (
-    CLUSTER,
-    DEPLOYMENT,
-    NODEPOOL,
-    PROVISION_DELAY_CPU,
-    PROVISION_DELAY_GPU,
-    SHARED_CLUSTER_ID,
-    Kind,
-    Plane,
-    merge_wire,
-    overwrite_wire,
-    remove_wire,
-)
+from compute_widgets.local.crud import Plane
 from compute_widgets.local.guard import Guard
 from compute_widgets.local.openapi import openapi
-from compute_widgets.local.resources import DEFAULT_AUTOSCALE
 from compute_widgets.local.serving import Serving, lower_priority
 from compute_widgets.local.wire import (
-    DEFAULT_PER_PAGE,
-    LOG_PER_PAGE,
-    MAX_BODY,
-    MAX_PER_PAGE,
     C,
     Fail,
     Rq,
@@ -103,36 +86,11 @@ from compute_widgets.local.wire import (
     parse_body,
     parse_query,
     read_raw_body,
-    snake,
-    snake_keys,
 )
 
-__all__ = [  # the names other code imports from here (the module was one file before)
-    "CLUSTER",
-    "DEFAULT_AUTOSCALE",
-    "DEFAULT_PER_PAGE",
-    "DEPLOYMENT",
-    "LOG_PER_PAGE",
-    "MAX_BODY",
-    "MAX_PER_PAGE",
-    "NODEPOOL",
-    "PROVISION_DELAY_CPU",
-    "PROVISION_DELAY_GPU",
-    "ROUTES",
-    "SHARED_CLUSTER_ID",
-    "Fail",
-    "Handler",
-    "Kind",
-    "Plane",
-    "R",
-    "Rq",
-    "create_app",
-    "merge_wire",
-    "overwrite_wire",
-    "remove_wire",
-    "snake",
-    "snake_keys",
-]
+# what other code uses: the factory (runtime) and the route table (tests, OpenAPI). Limits are
+# in `wire`, the resource kinds and the shared cluster in `crud`: import them from there.
+__all__ = ["ROUTES", "R", "create_app"]
 
 log = logging.getLogger("compute_widgets.local")
 
