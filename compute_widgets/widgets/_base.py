@@ -56,10 +56,34 @@ background under the dark theme's white text was 1.3:1."""
 
 _COLORS = {
     "busy": "var(--jp-ui-font-color2, #555)",
-    "ok": "var(--jp-success-color1, #2e7d32)",
     "error": "var(--jp-error-color1, #c62828)",
     "": "inherit",
 }
+
+THEME_CSS = (
+    "<style>"
+    # No single green reads at 4.5:1 on both white and the dark theme's #212121, and JupyterLab's
+    # success colours are not paired for text (light --jp-success-color1 is 4.1:1): pick the
+    # theme's darkest green in light themes and its light green in dark ones.
+    ".cw-ok{color:var(--jp-success-color0,#1b5e20)}"
+    "body[data-jp-theme-light='false'] .cw-ok{color:var(--jp-success-color2,#81c784)}"
+    # Plotly draws text with a fixed fill (charts are theme-neutral: a transparent paper, and no
+    # grey reaches 4.5:1 on white and on #111). Inside our widgets the theme's own text colour
+    # replaces it; hover labels keep their dark box and light text.
+    ":is(.cw-browser,.cw-wizard,.cw-planner) .js-plotly-plot .main-svg text:not(.hoverlayer text)"
+    "{fill:var(--jp-ui-font-color1,rgba(0,0,0,.87))!important}"
+    "</style>"
+)
+"""Theme-aware rules inline styles cannot express; every composite view carries them in its
+status line (duplicates are harmless)."""
+
+
+def _colored(kind: str, text: str, extra_class: str = "", extra_style: str = "") -> str:
+    """A span in the colour of `kind` ("ok" goes through the theme-aware .cw-ok class)."""
+    classes = " ".join(c for c in (extra_class, "cw-ok" if kind == "ok" else "") if c)
+    style = "" if kind == "ok" else f"color:{_COLORS[kind]};"
+    attrs = (f" class='{classes}'" if classes else "") + f" style='{style}{extra_style}'"
+    return f"<span{attrs}>{text}</span>"
 
 
 def esc(value: Any) -> str:
@@ -123,7 +147,9 @@ def field_message(text: str = "") -> W.HTML:
 
 
 def set_message(w: W.HTML, text: str | None, kind: str = "error") -> None:
-    value = f"<span style='color:{_COLORS[kind]};font-size:90%'>{esc(text)}</span>" if text else ""
+    value = _colored(kind, esc(text), extra_style="font-size:90%") if text else ""
+    if kind == "ok" and value:
+        value = THEME_CSS + value
     if w.value != value:
         w.value = value
 
@@ -144,12 +170,8 @@ class StatusLine(W.HTML):
     def show(self, text: str, kind: str = "") -> None:
         self.kind, self.text = kind, text
         icon = {"busy": "⏳ ", "ok": "✔ ", "error": "✖ "}.get(kind, "")
-        self.value = (
-            f"<span class='{CSS_STATUS}-{kind or 'idle'}' style='color:{_COLORS[kind]}'>"
-            f"{icon}{esc(text)}</span>"
-            if text
-            else ""
-        )
+        span = _colored(kind, f"{icon}{esc(text)}", extra_class=f"{CSS_STATUS}-{kind or 'idle'}")
+        self.value = THEME_CSS + (span if text else "")
 
     def busy(self, text: str) -> None:
         self.show(text, "busy")

@@ -772,6 +772,10 @@ class ClusterWizard(ViewBase):
         self.validate()
 
     # --- steps ----------------------------------------------------------------------------------
+    # the other step's name: the theme's secondary text colour (4.6:1 light, 5.6:1 dark), not an
+    # opacity, which faded it to 4.3:1 on white
+    _STEP_LATER = "color:var(--jp-ui-font-color2,#757575)"
+
     @traitlets.observe("step")
     def _on_step(self, change: dict) -> None:
         step = change["new"]
@@ -779,7 +783,7 @@ class ClusterWizard(ViewBase):
             self.pages.selected_index = step
         names = ["1 Cluster", "2 Nodepool"]
         self.steps.value = " › ".join(
-            f"<b>{esc(n)}</b>" if i == step else f"<span style='opacity:.6'>{esc(n)}</span>"
+            f"<b>{esc(n)}</b>" if i == step else f"<span style='{self._STEP_LATER}'>{esc(n)}</span>"
             for i, n in enumerate(names)
         )
 
