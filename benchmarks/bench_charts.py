@@ -83,7 +83,7 @@ def simulated(days: float) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     res = simulate(
         pool,
         [DeploymentSpec(min_replicas=1, max_replicas=16)],
-        duration=f"{days:g}d",
+        duration=days * 86400,
         step=10,
         seed=0,
     )

@@ -50,11 +50,11 @@ def bench_fleet(simpy_pools: int = 3) -> None:
     from simpy_model import run_simpy
 
     pools, deps = fleet()
-    simulate_batch(pools[:2], deps[:2], duration="1h", start=START)  # load the compiled kernel
+    simulate_batch(pools[:2], deps[:2], duration=3600, start=START)  # load the compiled kernel
     times = []
     for _ in range(3):
         t = time.perf_counter()
-        batch = simulate_batch(pools, deps, duration="7d", step=10, start=START, record_every=6)
+        batch = simulate_batch(pools, deps, duration=7 * 86400, step=10, start=START, record_every=6)
         times.append(time.perf_counter() - t)
     fast = min(times)
     steps = batch.records.shape[1] * 6
@@ -67,7 +67,7 @@ def bench_fleet(simpy_pools: int = 3) -> None:
     out, _, _ = run_simpy(sub_p, sub_d, WEEK_STEPS, 10.0, START.timestamp(), seed=0)
     simpy_sub = time.perf_counter() - t
     simpy_all = simpy_sub * len(pools) / simpy_pools
-    check = simulate_batch(sub_p, sub_d, duration="7d", step=10, start=START, record_every=1)
+    check = simulate_batch(sub_p, sub_d, duration=7 * 86400, step=10, start=START, record_every=1)
     same = np.array_equal(out, check.records)
     print(f"  SimPy, same model, {simpy_pools} pools measured  : {simpy_sub:7.3f} s -> "
           f"{simpy_all:7.1f} s scaled to {len(pools)} pools (records identical to the kernel: {same})")  # fmt: skip
@@ -81,7 +81,7 @@ from compute_widgets.sim import simulate, PoolSpec, DeploymentSpec
 t1 = time.perf_counter()
 pool = PoolSpec(instance_id="g5.xlarge", vcpu=4, memory_gib=16, gpus=1, gpu_memory_gib=22.35,
                 price_od=1.006, price_spot=0.44, min_nodes=0, max_nodes=8, spot=True)
-r = simulate(pool, [DeploymentSpec(max_replicas=8)], duration="7d", step=10)
+r = simulate(pool, [DeploymentSpec(max_replicas=8)], duration=7 * 86400, step=10)
 t2 = time.perf_counter()
 print(f"{t1 - t0:.3f} {t2 - t1:.3f} {len(r.history)}")
 """

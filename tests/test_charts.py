@@ -142,7 +142,7 @@ def _simulate(days: float, spot: bool, seed: int):
         spot_hazard_per_hour=0.05,  # enough preemptions in a few days to chart
     )
     return simulate(
-        pool, [DeploymentSpec(min_replicas=1, max_replicas=8)], duration=f"{days}d", seed=seed
+        pool, [DeploymentSpec(min_replicas=1, max_replicas=8)], duration=days * 86400, seed=seed
     )
 
 

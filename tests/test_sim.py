@@ -20,6 +20,7 @@ from compute_widgets.sim import (
 )
 
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
+HOUR, DAY = 3600, 86400  # the simulator takes seconds
 
 
 def gpu_pool(**kw) -> PoolSpec:
@@ -45,8 +46,8 @@ def stressed() -> PoolSpec:
 def test_fast_kernel_agrees_with_plain_python_twin(seed):
     deps = [DeploymentSpec(max_replicas=8, scale_up_delay_s=30, scale_down_delay_s=60, scale_to_zero_delay_s=600),
             DeploymentSpec(max_replicas=3, disable_packing=True, workload=Workload(base_rps=0.5))]  # fmt: skip
-    fast = simulate(stressed(), deps, duration="4h", seed=seed, start=START)
-    ref = simulate(stressed(), deps, duration="4h", seed=seed, start=START, reference=True)
+    fast = simulate(stressed(), deps, duration=4 * HOUR, seed=seed, start=START)
+    ref = simulate(stressed(), deps, duration=4 * HOUR, seed=seed, start=START, reference=True)
     assert len(fast.events) > 5  # the run exercised events
     np.testing.assert_array_equal(fast.raw, ref.raw)
     pd.testing.assert_frame_equal(fast.events, ref.events)
@@ -54,7 +55,7 @@ def test_fast_kernel_agrees_with_plain_python_twin(seed):
 
 def test_reference_agrees_with_a_trace_and_record_every():
     trace = step_trace([(0, 0.0), (1800, 6.0), (5400, 0.5)])
-    kw = dict(duration="3h", seed=3, start=START, record_every=6, workload=Workload(trace=trace))
+    kw = dict(duration=3 * HOUR, seed=3, start=START, record_every=6, workload=Workload(trace=trace))
     fast = simulate(gpu_pool(min_nodes=0), **kw)
     ref = simulate(gpu_pool(min_nodes=0), reference=True, **kw)
     np.testing.assert_array_equal(fast.raw, ref.raw)
@@ -65,7 +66,7 @@ def test_reference_agrees_with_a_trace_and_record_every():
 
 @pytest.fixture(scope="module")
 def week() -> SimResult:
-    return simulate(stressed().with_(max_nodes=6), [DeploymentSpec(max_replicas=10)], duration="7d", seed=1, start=START)
+    return simulate(stressed().with_(max_nodes=6), [DeploymentSpec(max_replicas=10)], duration=7 * DAY, seed=1, start=START)
 
 
 def test_requests_are_conserved(week):
@@ -82,7 +83,7 @@ def test_nodes_stay_within_min_and_max(week):
     assert (h["nodes"] >= h["min_nodes"]).all()
     assert h["nodes"].max() == 6  # the bound is reached under this load
     pool = gpu_pool(min_nodes=2, max_nodes=3, spot_hazard_per_hour=0.5, p_launch_fail=0.3)
-    h2 = simulate(pool, [DeploymentSpec(max_replicas=10)], duration="2d", seed=2, start=START).history
+    h2 = simulate(pool, [DeploymentSpec(max_replicas=10)], duration=2 * DAY, seed=2, start=START).history
     after_boot = h2.iloc[1:]
     assert after_boot["nodes"].between(2, 3).all()
 
@@ -115,7 +116,7 @@ def test_preemption_triggers_a_replacement_launch(week):
 def test_spot_shortage_falls_back_to_on_demand_and_returns_after_the_skip_window():
     pool = gpu_pool(p_spot_ice=0.5, spot_hazard_per_hour=0.0, p_launch_fail=0.0, min_nodes=2, ice_ttl_s=180)
     for seed in range(50):
-        res = simulate(pool, [], duration="2h", seed=seed, start=START)
+        res = simulate(pool, [], duration=2 * HOUR, seed=seed, start=START)
         ev = res.events
         if (ev.kind == "spot_return").any() and (ev.kind == "spot_fallback").any():
             break
@@ -139,7 +140,7 @@ def test_spot_shortage_falls_back_to_on_demand_and_returns_after_the_skip_window
 def test_min_zero_pool_cold_starts_when_traffic_arrives():
     trace = step_trace([(0, 0.0), (3600, 2.0)])
     res = simulate(gpu_pool(min_nodes=0, spot=False), workload=Workload(trace=trace, poisson=False),
-                   duration="2h", seed=0, start=START)  # fmt: skip
+                   duration=2 * HOUR, seed=0, start=START)  # fmt: skip
     h, ev = res.history, res.events
     assert (h.loc[: START + timedelta(seconds=3590), "nodes"] == 0).all()
     cold = ev[ev.kind == "cold_start"]
@@ -154,7 +155,7 @@ def test_scale_down_waits_for_its_delay(delay):
     trace = step_trace([(0, 8.0), (7200, 0.5)])
     dep = DeploymentSpec(max_replicas=8, scale_down_delay_s=delay, scale_to_zero_delay_s=delay)
     pool = gpu_pool(spot=False, p_launch_fail=0.0, min_nodes=1)
-    res = simulate(pool, [dep], workload=Workload(trace=trace, poisson=False), duration="4h", seed=0, start=START)
+    res = simulate(pool, [dep], workload=Workload(trace=trace, poisson=False), duration=4 * HOUR, seed=0, start=START)
     drop = START + timedelta(seconds=7200)
     d = res.deployments["deployment"]
     replicas_before = d.loc[drop - timedelta(seconds=10), "target_replicas"]
@@ -171,9 +172,9 @@ def test_scale_down_waits_for_its_delay(delay):
 
 
 def test_same_seed_same_series_other_seed_differs():
-    a = simulate(stressed(), [DeploymentSpec()], duration="1d", seed=5, start=START)
-    b = simulate(stressed(), [DeploymentSpec()], duration="1d", seed=5, start=START)
-    c = simulate(stressed(), [DeploymentSpec()], duration="1d", seed=6, start=START)
+    a = simulate(stressed(), [DeploymentSpec()], duration=1 * DAY, seed=5, start=START)
+    b = simulate(stressed(), [DeploymentSpec()], duration=1 * DAY, seed=5, start=START)
+    c = simulate(stressed(), [DeploymentSpec()], duration=1 * DAY, seed=6, start=START)
     pd.testing.assert_frame_equal(a.history, b.history)
     pd.testing.assert_frame_equal(a.events, b.events)
     assert not a.history["requests"].equals(c.history["requests"])
@@ -199,9 +200,9 @@ def test_runner_resumes_exactly_and_a_patch_changes_only_the_future():
 def test_batch_matches_single_runs():
     pools = [stressed(), gpu_pool(spot=False)]
     deps = [[DeploymentSpec()], [DeploymentSpec(max_replicas=2)]]
-    batch = simulate_batch(pools, deps, duration="6h", seed=10, start=START, record_every=6)
+    batch = simulate_batch(pools, deps, duration=6 * HOUR, seed=10, start=START, record_every=6)
     for i in range(2):
-        single = simulate(pools[i], deps[i], duration="6h", seed=10 + i, start=START, record_every=6)
+        single = simulate(pools[i], deps[i], duration=6 * HOUR, seed=10 + i, start=START, record_every=6)
         np.testing.assert_array_equal(batch.records[i], single.raw)
 
 
@@ -226,8 +227,8 @@ def test_from_wire_and_compare():
     })  # fmt: skip
     assert (dep.min_replicas, dep.max_replicas, dep.scale_down_delay_s, dep.disable_packing) == (1, 3, 60, True)
     assert dep.workload.base_rps == 1.5 and dep.workload.weekend_factor == 0.3 and dep.model_id == "llama"
-    a = simulate(pool, [dep], duration="1d", start=START)
-    b = simulate(pool.with_(spot=False), [dep], duration="1d", start=START)
+    a = simulate(pool, [dep], duration=1 * DAY, start=START)
+    b = simulate(pool.with_(spot=False), [dep], duration=1 * DAY, start=START)
     table = compare(a, b, names=("spot", "od"))
     assert list(table.columns[:2]) == ["spot", "od"]
     assert table.loc["spot_share", "od"] == 0 and table.loc["spot_share", "spot"] > 0.5
@@ -243,7 +244,7 @@ def test_runner_records_by_name_match_the_history_frame():
     from compute_widgets.sim import DEPLOYMENT_COLUMNS, POOL_RECORD_COLUMNS
 
     deps = [DeploymentSpec(max_replicas=8, name="a"), DeploymentSpec(max_replicas=3, name="b")]
-    res = simulate(stressed(), deps, duration="6h", seed=3, start=START, record_every=6)
+    res = simulate(stressed(), deps, duration=6 * HOUR, seed=3, start=START, record_every=6)
     runner = PoolRunner(stressed(), deps, origin=START, seed=3, record_every=6)
     rec, ev = runner.advance(6 * len(res.history))
     pool = runner.pool_records(rec)

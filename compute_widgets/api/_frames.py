@@ -27,6 +27,10 @@ from typing import Any
 
 from compute_widgets.api._labels import enum_label, provider_label
 
+# The one event schema (runner.events): a LogEntry's meta carries all but the message. sim's
+# events_records and charts' events_frame use the same names (tests/test_layers.py ties them).
+EVENT_COLUMNS = ("timestamp", "kind", "count", "capacity_type", "reason", "message")
+
 
 def _name(value: Any) -> str:
     """An enum as a person reads it ("pending", "prefer spot"); '' for unset (UNKNOWN_*)."""
@@ -119,14 +123,7 @@ def _instance_row(t: Any) -> dict[str, Any]:
 
 def _log_row(e: Any) -> dict[str, Any]:
     meta = e.meta or {}
-    return {
-        "timestamp": meta.get("timestamp", ""),
-        "kind": meta.get("kind", ""),
-        "count": meta.get("count", ""),
-        "capacity_type": meta.get("capacity_type", ""),
-        "reason": meta.get("reason", ""),
-        "message": e.message,
-    }
+    return {**{c: meta.get(c, "") for c in EVENT_COLUMNS if c != "message"}, "message": e.message}
 
 
 _ROWS = {
@@ -189,7 +186,7 @@ _EMPTY_COLUMNS = {
     ],
     "CloudProvider": ["id", "name"],
     "CloudRegion": ["id"],
-    "LogEntry": ["timestamp", "kind", "count", "capacity_type", "reason", "message"],
+    "LogEntry": list(EVENT_COLUMNS),
 }
 
 
@@ -413,9 +410,6 @@ _HISTORY_ORDER = [
     "cost_rate_all_od",
 ]
 
-EVENT_COLUMNS = ["timestamp", "kind", "count", "capacity_type", "reason", "message"]
-
-
 def events_frame(entries: list[Any], start: datetime | None, end: datetime | None) -> Any:
     """The canonical EVENTS frame from runner.events log entries (meta carries the fields).
 
@@ -437,7 +431,7 @@ def events_frame(entries: list[Any], start: datetime | None, end: datetime | Non
                 "message": e.message or "",
             }
         )
-    frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
     frame["timestamp"] = pd.to_datetime(
         frame["timestamp"], utc=True, errors="coerce", format="ISO8601"
     )

@@ -62,7 +62,10 @@ RANGE_BUTTONS = [
     dict(count=30, label="30 d", step="day", stepmode="backward"),
     dict(label="all", step="all"),
 ]
+# the EVENTS frame's columns: api's EVENT_COLUMNS (charts reads frames, not the api; the names
+# are tied by tests/test_layers.py); the values a missing column or cell reads as
 EVENT_COLUMNS = ("timestamp", "kind", "count", "capacity_type", "reason", "message")
+EVENT_DEFAULTS = dict(zip(EVENT_COLUMNS[1:], ("", 1, "", "", ""), strict=True))
 MIN_SPAN_MS = 10 * 60 * 1000  # a shorter history is drawn on a 10-minute axis (readable ticks)
 LEGEND_ROWS_PX = 70  # room for two or three legend rows under the plot
 WHOLE_TICKS_UP_TO = 10  # below this many nodes plotly's auto ticks go to 0.5: use steps of 1
@@ -91,8 +94,7 @@ def events_frame(events: pd.DataFrame | None) -> pd.DataFrame | None:
         return None
     ev = events.reset_index() if "timestamp" not in events.columns else events.copy()
     ev["timestamp"] = pd.to_datetime(ev["timestamp"], utc=True)
-    defaults = {"kind": "", "count": 1, "capacity_type": "", "reason": "", "message": ""}
-    for col, val in defaults.items():
+    for col, val in EVENT_DEFAULTS.items():
         ev[col] = ev[col].fillna(val) if col in ev.columns else val
     return ev.sort_values("timestamp", kind="stable").reset_index(drop=True)
 

@@ -53,11 +53,15 @@ def _seconds(window: str | float | timedelta) -> float:
         return window.total_seconds()
     if isinstance(window, int | float):
         return float(window)
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhdw])", str(window).strip().lower())
-    if not parts or re.sub(r"\s", "", str(window).lower()) != "".join(a + b for a, b in parts):
+    from compute_widgets.api.models import parse_duration  # the one duration grammar
+
+    try:  # as people type it: any case, spaces between the parts ("1h 30m")
+        seconds = parse_duration(re.sub(r"\s", "", str(window)).lower())
+    except ValueError:
+        seconds = -1.0
+    if seconds < 0:
         raise ValueError(f"window {window!r}: use seconds or a duration like '30m', '6h', '7d'")
-    return sum(float(n) * units[u] for n, u in parts)
+    return seconds
 
 
 def auto_resolution(window_s: float) -> str:

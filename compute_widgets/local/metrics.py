@@ -86,6 +86,7 @@ from compute_widgets.api.models import (
 )
 from compute_widgets.sim import (
     DEPLOYMENT_COLUMNS,
+    EVENT_COLUMNS,
     POOL_RECORD_COLUMNS,
     DeploymentSpec,
     PoolRunner,
@@ -524,8 +525,7 @@ class MetricsEngine:
                 pos += n
         return [
             LogEntry(message=e["message"], log_type=LOG_TYPE, meta={
-                "timestamp": _rfc3339(e["timestamp"]), "kind": e["kind"], "count": e["count"],
-                "capacity_type": e["capacity_type"], "reason": e["reason"]})  # fmt: skip
+                c: _rfc3339(e[c]) if c == "timestamp" else e[c] for c in EVENT_COLUMNS if c != "message"})  # fmt: skip
             for e in chunk
         ]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -12,15 +11,17 @@ from IPython.core.error import UsageError
 from compute_widgets.magics.parsing import positive_int
 
 KINDS = ("utilization", "scaling", "cost")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def duration(text: str) -> float:
-    """`7d`, `36h`, `1d12h`, `90m` -> seconds (argparse type)."""
-    parts = re.findall(r"(\d+(?:\.\d+)?)([smhdw])", text.strip().lower())
-    if not parts or "".join(n + u for n, u in parts) != text.strip().lower():
-        raise argparse.ArgumentTypeError(f"expected a duration like 7d, 36h or 90m, got {text!r}")
-    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    """`7d`, `36h`, `1d12h`, `90m`, `3600` -> seconds (argparse type): the one duration grammar,
+    api.models.parse_duration, with units in any case (`7D`)."""
+    from compute_widgets.api.models import parse_duration
+
+    try:
+        seconds = parse_duration(text.strip().lower())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration like 7d, 36h or 90m, got {text!r}") from None
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"the duration must be > 0, got {text!r}")
     return seconds

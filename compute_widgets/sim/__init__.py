@@ -3,8 +3,8 @@
     from compute_widgets.sim import simulate, compare, PoolSpec, DeploymentSpec, Workload
     pool = PoolSpec(instance_id="g5.xlarge", vcpu=4, memory_gib=16, gpus=1, gpu_memory_gib=22.4,
                     price_od=1.006, price_spot=0.44, min_nodes=0, max_nodes=8, spot=True)
-    a = simulate(pool, [DeploymentSpec(max_replicas=8)], duration="7d")
-    b = simulate(pool.with_(spot=False), [DeploymentSpec(max_replicas=8)], duration="7d")
+    a = simulate(pool, [DeploymentSpec(max_replicas=8)], duration=7 * 86400)  # seconds
+    b = simulate(pool.with_(spot=False), [DeploymentSpec(max_replicas=8)], duration=7 * 86400)
     compare(a, b, names=("spot", "on-demand"))
 
 A deterministic time-stepped fluid model (autoscaling.md §3) compiled with numba and cached on
@@ -15,7 +15,8 @@ records whose columns are named by POOL_RECORD_COLUMNS and DEPLOYMENT_COLUMNS (s
 `pool_records`/`deployment_records`), `events_records` turns its event rows into dicts with the
 EVENT_COLUMNS, `node_counts()`, `deactivate(slot)`, `configure(pool, deployments)`.
 `warm_up()` compiles the kernel (or loads it from the cache), `is_warm()` says whether that
-happened in this process.
+happened in this process. Spans are seconds (numbers): the one duration grammar for strings
+is compute_widgets.api.models.parse_duration, which sim cannot import.
 
 The what-if rule lives here once: `pool_spec_from(nodepool, instance_type, cluster=...)` turns an
 api nodepool into a PoolSpec (duck-typed on wire names) for the planner, `%compute plan` and the
@@ -55,7 +56,7 @@ from ._run import (  # noqa: E402
     simulate_batch,
     warm_up,
 )
-from ._specs import DeploymentSpec, PoolSpec, Workload, parse_duration  # noqa: E402
+from ._specs import DeploymentSpec, PoolSpec, Workload  # noqa: E402
 from ._what_if import WhatIf, pool_spec_from, what_if  # noqa: E402
 
 __all__ = [
@@ -79,5 +80,4 @@ __all__ = [
     "EVENT_COLUMNS",
     "warm_up",
     "is_warm",
-    "parse_duration",
 ]

@@ -24,7 +24,7 @@ from ._specs import (
     DeploymentSpec,
     PoolSpec,
     Workload,
-    parse_duration,
+    seconds,
 )
 
 HISTORY_COLUMNS = (
@@ -33,6 +33,7 @@ HISTORY_COLUMNS = (
     "replicas", "queue", "latency_s", "requests", "served",
     "cost_rate_spot", "cost_rate_od", "cost_rate_all_od", "cost_cum",
 )  # fmt: skip
+# the one event schema, as api's EVENT_COLUMNS (sim imports no api: tests/test_layers.py ties them)
 EVENT_COLUMNS = ("timestamp", "kind", "count", "capacity_type", "reason", "message")
 # The kernel's record layout by name (PoolRunner.advance returns rows of these): the pool's
 # columns, then DEPLOYMENT_COLUMNS once per deployment slot. Users index by name, never by
@@ -381,10 +382,8 @@ def events_records(ev: np.ndarray, origin: float, dt: float) -> list[dict]:
         cap = K.CAPS[int(row[3])]
         reason = K.REASONS[int(row[4])]
         count = int(round(row[2]))
-        out.append({
-            "timestamp": origin + row[0] * dt, "kind": kind, "count": count, "capacity_type": cap,
-            "reason": reason, "message": event_message(kind, count, cap, reason),
-        })  # fmt: skip
+        values = (origin + row[0] * dt, kind, count, cap, reason, event_message(kind, count, cap, reason))
+        out.append(dict(zip(EVENT_COLUMNS, values, strict=True)))
     return out
 
 
@@ -441,7 +440,7 @@ def simulate(
     pool: PoolSpec,
     deployments: list[DeploymentSpec] | None = None,
     workload: Workload | None = None,
-    duration: str | float = "7d",
+    duration: float = 7 * 86400.0,
     step: float = STEP_S,
     seed: int = 0,
     start: datetime | None = None,
@@ -450,7 +449,7 @@ def simulate(
     latency_target_s: float | None = None,
     reference: bool = False,
 ) -> SimResult:
-    """Simulate one nodepool from empty (created at `start`) for `duration`.
+    """Simulate one nodepool from empty (created at `start`) for `duration` seconds.
 
     `workload`, when given, replaces every deployment's own workload (and with no deployments a
     default deployment carries it). `start` defaults to Monday 00:00 UTC of this week; the values
@@ -462,7 +461,7 @@ def simulate(
     if not deps and workload is not None:
         deps = [DeploymentSpec(workload=workload)]
     dt = float(step)
-    n = int(round(parse_duration(duration) / dt))
+    n = int(round(seconds(duration) / dt))
     n -= n % record_every
     origin = _epoch(start)
     runner = PoolRunner(pool, deps, origin=origin, step=dt, seed=seed, record_every=record_every, workload=workload)
@@ -517,7 +516,7 @@ class BatchResult:
 def simulate_batch(
     pools: list[PoolSpec],
     deployments: list[list[DeploymentSpec]],
-    duration: str | float = "7d",
+    duration: float = 7 * 86400.0,
     step: float = STEP_S,
     seed: int = 0,
     start: datetime | None = None,
@@ -531,7 +530,7 @@ def simulate_batch(
     P = len(pools)
     D = max([len(d) for d in deployments] + [1])
     dt = float(step)
-    n = int(round(parse_duration(duration) / dt))
+    n = int(round(seconds(duration) / dt))
     n -= n % record_every
     origin = _epoch(start)
     worst = max([max(p.provisioning_delay_s, p.spot_notice_s, p.backoff_max_s) for p in pools] + [900.0])

@@ -8,6 +8,7 @@ Every default names its source: "AS §x" = /work/shared/reference/autoscaling.md
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -51,18 +52,15 @@ BURST_MULT_LO, BURST_MULT_HI = 2.0, 5.0  # AS §3.1 bursts 2-5x
 BASE_LOAD_NODES = 1.5  # assumption: with no base_rps, mean demand fills 1.5 nodes at target util
 
 
-def parse_duration(value: str | float | int) -> float:
-    """Seconds from 10, "10s", "5m", "1h30m", "7d" (Go durations plus days)."""
-    if isinstance(value, int | float):
-        return float(value)
-    text = str(value).strip()
-    if re.fullmatch(r"[0-9.]+", text):
-        return float(text)
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    parts = re.findall(r"([0-9.]+)(ms|s|m|h|d|w)", text)
-    if not parts or "".join(a + b for a, b in parts) != text:
-        raise ValueError(f"duration {value!r}: use a number of seconds or e.g. '10s', '5m', '7d'")
-    return sum(float(n) * units[u] for n, u in parts)
+def seconds(value: float, name: str = "duration") -> float:
+    """A span in seconds. The simulator takes numbers only: strings like "7d" are read by the
+    one duration grammar, compute_widgets.api.models.parse_duration (sim imports no api)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name}={value!r}: give seconds as a number (e.g. 7 * 86400); "
+            f"compute_widgets.api.models.parse_duration('7d') converts a string"
+        )
+    return float(value)
 
 
 @dataclass

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
+from compute_widgets.api.models import parse_duration
+
 from . import _cost
 from ._base import (
     ViewBase,
@@ -231,7 +233,8 @@ class Planner(ViewBase):
             def pool(np: Any) -> Any:  # the catalog's entry of its type (None: the pool's own)
                 return sim.pool_spec_from(np, self.types.get(np.instance_type_id), cluster=cluster)
 
-            w = sim.what_if(pool(current), pool(proposed), deployments, duration=duration, seed=seed)
+            span = parse_duration(duration)  # "1d", "7d": the one duration grammar
+            w = sim.what_if(pool(current), pool(proposed), deployments, duration=span, seed=seed)
             a, b = w.current, w.proposed
             note = charts.unchanged_note(a.history, a.kpis, b.kpis, proposed)
             kpis = charts.kpi_table(w.kpis, note)
