@@ -67,13 +67,8 @@ def server_warm(client: Any) -> bool | None:
     cannot say (a remote backend, an async client, an older server, an error)."""
     if not getattr(client, "is_local", False) or not hasattr(client, "_run"):
         return None
-    from compute_widgets.api._base import Call
-
-    def op() -> Any:
-        return (yield Call("GET", "/local/stats"))
-
     try:
-        data = client._run(op())
+        data = client._run(client._local_stats())
     except Exception:
         return None
     sim = data.get("simulator") if isinstance(data, dict) else None

@@ -12,13 +12,17 @@ dicts; the async client sends them concurrently) or a `Pages` (gets every item o
 A failure is thrown back into the generator, so an operation can recover from it (see
 `_reconcile_create`). `ComputeClient` and `AsyncComputeClient` in `client.py` only drive these
 generators over httpx; `_Attempts` decides, per attempt, whether to retry and what to raise.
+
+The rest of api/ by concept: `_results` (ResultList, what list calls return), `_secrets` (the
+token: Secret, redact), `_time` (rfc3339, parse_time), `_retry` (what may be repeated, and
+when), `_identity` (the local server's proof), `_frames` (tables), `_labels` (enum words).
 """
 
 from __future__ import annotations
 
 import logging
 import platform
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -27,6 +31,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from compute_widgets.api import models as m
+from compute_widgets.api._results import ResultList
 from compute_widgets.api._retry import (
     RetryMode,
     RetryPolicy,
@@ -35,6 +40,8 @@ from compute_widgets.api._retry import (
     may_retry,
     parse_retry_after,
 )
+from compute_widgets.api._secrets import Secret, redact
+from compute_widgets.api._time import parse_time, rfc3339
 from compute_widgets.api.errors import (
     ApiError,
     ComputeError,
@@ -42,7 +49,6 @@ from compute_widgets.api.errors import (
     InvalidInput,
     Problem,
     StatusCode,
-    redact,
     status_code_name,
 )
 
@@ -90,71 +96,6 @@ class Pages(Generic[T]):
 Op = Generator[Any, Any, T]
 
 
-class ResultList(list[T], Generic[T]):
-    """A list of resources that also shows itself as a table.
-
-    `to_dataframe()` gives one row per item with the columns a person reads (for a nodepool:
-    id, cluster, instance type, capacity, min/max, node count, status, ...); the full objects stay
-    in the list. In a notebook it renders as an HTML table without importing pandas.
-    """
-
-    def __init__(self, items: Iterable[T] = (), kind: type | None = None) -> None:
-        super().__init__(items)
-        self.kind = kind or (type(self[0]) if self else None)
-
-    def to_dataframe(self) -> Any:
-        """pandas.DataFrame, one row per item (columns per resource kind, see `_frames.py`)."""
-        from compute_widgets.api._frames import resources_frame
-
-        return resources_frame(self, self.kind)
-
-    def rows(self) -> list[dict[str, Any]]:
-        """The table rows as plain dicts (what `to_dataframe` and the HTML view show)."""
-        from compute_widgets.api._frames import resource_rows
-
-        return resource_rows(self, self.kind)
-
-    def _repr_html_(self) -> str:
-        from compute_widgets.api._frames import rows_html
-
-        name = self.kind.__name__ if self.kind else "item"
-        return rows_html(self.rows(), title=f"{len(self)} {name}{'' if len(self) == 1 else 's'}")
-
-    def __repr__(self) -> str:
-        name = self.kind.__name__ if self.kind else "item"
-        ids = [getattr(x, "id", None) or "?" for x in self[:8]]
-        more = f", … {len(self) - 8} more" if len(self) > 8 else ""
-        return f"ResultList[{name}]({len(self)}: {', '.join(map(str, ids))}{more})"
-
-
-# ---------------------------------------------------------------------------------------------
-# secrets
-
-
-class _Secret:
-    """A token that never shows itself (repr, str, f-strings, logging)."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str | None) -> None:
-        self._value = value or ""
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "'****'" if self._value else "None"
-
-    __str__ = __repr__
-
-    def redact(self, text: str) -> str:
-        """`text` without the token (and anything shaped like an auth header)."""
-        return redact(text, [self._value])
-
-
 def user_agent() -> str:
     try:
         from importlib.metadata import version
@@ -171,27 +112,6 @@ def user_agent() -> str:
 def _seg(value: str) -> str:
     """A path segment: quoted so that an ID with / or ? cannot address another route."""
     return quote(str(value), safe="")
-
-
-def rfc3339(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(value: Any) -> datetime:
-    """datetime (naive = UTC), pandas.Timestamp or an ISO 8601 / RFC 3339 string -> aware UTC."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str):
-        try:
-            out = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidInput(
-                [Problem("time", f"time must be ISO 8601 like 2026-11-28T10:00:00Z, got {value!r}")]
-            ) from None
-        return out if out.tzinfo else out.replace(tzinfo=UTC)
-    raise InvalidInput([Problem("time", f"time must be a datetime or ISO string, got {value!r}")])
 
 
 def _enum(enum: type, value: Any) -> Any:
@@ -400,7 +320,7 @@ class BaseClient:
             )
         self.base_url = base_url.rstrip("/")
         self.user_id = user_id or "me"
-        self.secret = _Secret(token)
+        self.secret = Secret(token)
         self.timeout = timeout
         self.retry_policy = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries)
         self.max_concurrency = max(1, max_concurrency)
@@ -431,7 +351,7 @@ class BaseClient:
             return False
         log.info("the local control plane moved: %s -> %s", self.base_url, url)
         self.base_url = url
-        self.secret = _Secret(token)
+        self.secret = Secret(token)
         return True
 
     def _http_options(self) -> dict[str, Any]:
@@ -895,6 +815,11 @@ class BaseClient:
             "url": self.base_url,
             "cloud_providers": len(data.get("cloud_providers") or []),
         }
+
+    def _local_stats(self) -> Op[dict[str, Any]]:
+        """GET /local/stats of the local control plane (loop stalls, simulator warm-up)."""
+        self._require_local("local_stats")
+        return (yield Call("GET", "/local/stats"))
 
     # shared pieces -----------------------------------------------------------------------------
 

@@ -39,9 +39,9 @@ from compute_widgets.api._base import (
     Call,
     Op,
     Pages,
-    ResultList,
     _Attempts,
 )
+from compute_widgets.api._results import ResultList
 from compute_widgets.api._retry import RetryPolicy
 from compute_widgets.api.errors import ComputeError
 

@@ -20,11 +20,12 @@ HTTP status; its message is one line a person can act on. No message ever contai
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
+
+from compute_widgets.api._secrets import redact  # defined with Secret; re-exported here
 
 __all__ = [
     "ApiError",
@@ -140,30 +141,6 @@ def http_status_for(code: int) -> int:
     if name.endswith(("_INVALID_ARGUMENT", "_INVALID_REQUEST")):
         return 400
     return 500
-
-
-# "Key abc123", "Bearer abc", "Authorization: ...", "token=..." -> scrubbed.
-_SECRET_PATTERNS = re.compile(
-    r"(?i)\b(key|bearer)\s+[A-Za-z0-9._\-]{6,}"
-    r"|(?i:authorization)\s*[:=]\s*\S+(\s+\S+)?"
-    r"|(?i:(pat|token|api_key|session_token))([\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"
-)
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Remove tokens from `text`: the given secrets, and anything shaped like an auth header."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "****")
-
-    def _sub(m: re.Match[str]) -> str:
-        if m.group(1):
-            return f"{m.group(1)} ****"
-        if m.group(3):
-            return f"{m.group(3)}{m.group(4)}****"
-        return "Authorization: ****"
-
-    return _SECRET_PATTERNS.sub(_sub, text)
 
 
 class ComputeError(Exception):
