@@ -39,7 +39,8 @@ def _wait_dead(pid: int) -> None:
 
 
 def _get(handle, path: str) -> httpx.Response:
-    return httpx.get(handle.url + path, headers={"Authorization": f"Key {handle.token}"})
+    # 60 s, not httpx's 5 s: a first demo listing simulates days of history (speed-dependent)
+    return httpx.get(handle.url + path, headers={"Authorization": f"Key {handle.token}"}, timeout=60)
 
 
 @pytest.fixture
