@@ -228,6 +228,8 @@ def test_model_level_api(store):
     assert store.get_nodepool("me", "cc1", "np1").enforced_max_instances == 6
     assert store.get_nodepool("me", "cc1", "nope") is None
     assert [(u, n.id) for u, n in store.list_all_nodepools()] == [("me", "np1")]
+    assert store.nodepool_keys("me") == [(n.compute_cluster.id, "np1") for _, n in store.list_all_nodepools()]
+    assert store.nodepool_keys("someone-else") == []
     assert [d.id for d in store.deployments_for_nodepool("me", "cc1", "np1")] == ["d1"]
     with pytest.raises(KeyError):
         store.create_nodepool("me", "missing", _nodepool())

@@ -578,13 +578,10 @@ class MetricsEngine:
         group = [_label_name(lb) for lb in (agg.labels if agg else [])]
 
         pools = []
-        for uid, nodepool in self.store.list_all_nodepools():
-            if uid != user_id:
-                continue
-            cc_id = nodepool.compute_cluster.id if nodepool.compute_cluster else ""
-            base = {"COMPUTE_CLUSTER_ID": cc_id, "NODEPOOL_ID": nodepool.id}
+        for cc_id, np_id in self.store.nodepool_keys(user_id):
+            base = {"COMPUTE_CLUSTER_ID": cc_id, "NODEPOOL_ID": np_id}
             if _match(base, filters):
-                pools.append((cc_id, nodepool.id, base))
+                pools.append((cc_id, np_id, base))
         self._check_cost(mt, filters, group, pools, lo_t, hi_t, b0, nb, res, now)
 
         raw: list[tuple[dict[str, str], np.ndarray, float]] = []  # labels, samples, time of sample 0
