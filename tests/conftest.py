@@ -35,11 +35,25 @@ def _isolated_jupyter_dirs(tmp_path_factory):
     for key in ("CLARIFAI_PAT", "CLARIFAI_API_BASE", "CLARIFAI_USER_ID"):
         os.environ.pop(key, None)
     yield
+    _stop_leftover_servers(root / "data" / "compute_widgets")
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+def _stop_leftover_servers(default_data_dir) -> None:
+    """Servers are detached and outlive whoever started them (as for a user); a test session
+    must not: stop every server this process spawned and any server still holding the session's
+    default data dir (a test's connect() that started one)."""
+    from compute_widgets.local import runtime
+
+    for pid in list(runtime._CHILDREN):
+        runtime._terminate(pid, grace=5.0)
+    holder = runtime._serve_lock_holder(default_data_dir) or {}
+    if isinstance(holder.get("pid"), int) and holder["pid"] != os.getpid():
+        runtime._terminate(holder["pid"], grace=5.0)
 
 
 @pytest.fixture(scope="session")
