@@ -18,13 +18,12 @@ identity) and continues with the new url and token.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from compute_widgets.api import refuse_clear_text
 from compute_widgets.api.errors import ComputeError, NotConfigured
 
 if TYPE_CHECKING:
@@ -88,7 +87,7 @@ class Settings:
         base = api_base or env.get("CLARIFAI_API_BASE") or (CLARIFAI_API if token else None)
         if base:
             if token:
-                _refuse_clear_text(base, "api_base" if api_base else "CLARIFAI_API_BASE")
+                refuse_clear_text(base, "api_base" if api_base else "CLARIFAI_API_BASE")
             return cls(api_base=base.rstrip("/"), pat=token, user_id=user)
         if local is False:
             raise NotConfigured(f"No Clarifai backend configured. {HOW_TO}.")
@@ -149,26 +148,6 @@ class _Rediscover:
     def __repr__(self) -> str:
         return f"_Rediscover({str(self.data_dir)!r})"
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _refuse_clear_text(base: str, source: str) -> None:
-    """A PAT goes only over HTTPS, or over plain HTTP to this machine (a local tunnel)."""
-    parts = urlsplit(base)
-    host = parts.hostname or ""
-    if parts.scheme.lower() == "http" and not _is_loopback(host):
-        safe = "https://" + base.split("://", 1)[1]
-        raise NotConfigured(
-            f"{source}={base} would send your PAT unencrypted to {host}; use {safe} "
-            "(plain http:// is allowed only for 127.0.0.1 or localhost)"
-        )
 
 
 def connect(

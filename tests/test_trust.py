@@ -255,6 +255,16 @@ def test_pat_over_plain_http_to_another_host_is_refused_before_any_request(env):
         s.connect("http://example.com", "pat-never-in-clear-42")
 
 
+def test_a_client_built_by_hand_refuses_a_pat_over_plain_http_too():
+    """The rule lives with the client (api), so code that skips connect() is covered as well."""
+    from compute_widgets.api.client import AsyncComputeClient, ComputeClient
+
+    for cls in (ComputeClient, AsyncComputeClient):
+        with pytest.raises(NotConfigured, match=r"^base_url=http://192\.0\.2\.2:18799 would send"):
+            cls("http://192.0.2.2:18799", "pat-never-in-clear-42", transport=httpx.MockTransport(_Recorder()))
+    ComputeClient("http://192.0.2.2:18799", None).close()  # no PAT, nothing to protect
+
+
 @pytest.mark.parametrize(
     "base",
     ["https://192.0.2.2:18799", "http://localhost:8080", "http://127.0.0.2:9", "http://[::1]:9"],

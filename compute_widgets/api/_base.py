@@ -40,7 +40,7 @@ from compute_widgets.api._retry import (
     may_retry,
     parse_retry_after,
 )
-from compute_widgets.api._secrets import Secret, redact
+from compute_widgets.api._secrets import Secret, redact, refuse_clear_text
 from compute_widgets.api._time import parse_time, rfc3339
 from compute_widgets.api.errors import (
     ApiError,
@@ -318,6 +318,8 @@ class BaseClient:
                     )
                 ]
             )
+        if token:
+            refuse_clear_text(base_url)
         self.base_url = base_url.rstrip("/")
         self.user_id = user_id or "me"
         self.secret = Secret(token)
