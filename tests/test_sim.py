@@ -343,3 +343,45 @@ def test_pool_spec_from_reads_the_cloud_from_the_cluster():
     assert (spec.vcpu, spec.memory_gib, spec.price_od) == (3.4, 12.0, pytest.approx(0.288))
     assert pool_spec_from(nodepool, instance).cloud == "aws"  # no cluster: nothing says gcp
     assert pool_spec_from(nodepool, instance, cluster=gcp, max_nodes=2).max_nodes == 2
+
+
+def test_small_runs_use_the_twin_while_another_thread_compiles():
+    """First use: while warm_up() compiles in one thread, a small run of another thread takes the
+    plain-Python twin (same numbers) instead of waiting; without a compile under way, or over
+    the budget, the compiled kernel runs. A fresh process: nothing compiled or loaded yet."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import threading
+        import numpy as np
+        from compute_widgets.sim import _kernel as K, _run as R
+        from compute_widgets.sim import DeploymentSpec, PoolRunner, PoolSpec
+
+        calls = []
+        real = K.reference_run
+        K.reference_run = lambda *a: (calls.append(1), real(*a))
+        pool = PoolSpec(instance_id="x", gpus=1, gpu_memory_gib=24.0, spot=True, max_nodes=3)
+
+        def run(n):
+            return PoolRunner(pool, [DeploymentSpec()], origin=0.0, step=10.0, record_every=6).advance(n)
+
+        R._compiling_in = threading.get_ident() + 1  # a compile under way in another thread
+        assert not K.run_serial.signatures
+        twin_rec, twin_ev = run(360)
+        assert calls == [1], calls
+        big = R.TWIN_BUDGET + 6 - R.TWIN_BUDGET % 6
+        run(big)  # over the budget: waits for (here: does) the compile
+        assert calls == [1] and K.run_serial.signatures
+        R._compiling_in = None
+        fast_rec, fast_ev = run(360)
+        assert calls == [1]
+        np.testing.assert_array_equal(twin_rec, fast_rec)
+        np.testing.assert_array_equal(twin_ev, fast_ev)
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -10,6 +10,7 @@ time the oldest queued request has waited (a cold start shows as a latency spike
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +39,23 @@ EVENT_COLUMNS = ("timestamp", "kind", "count", "capacity_type", "reason", "messa
 # The kernel's record layout by name (PoolRunner.advance returns rows of these): the pool's
 # columns, then DEPLOYMENT_COLUMNS once per deployment slot. Users index by name, never by
 # the kernel's O_/Q_ constants.
+# While warm_up() compiles the kernel in one thread (10-20 s, once per install), small runs of
+# the other threads use the plain-Python twin instead of waiting: it is bit-for-bit the same
+# step function (tests/test_sim.py) and takes ~0.6 s for a pool-day. Bigger runs wait.
+TWIN_BUDGET = 30_000  # steps x deployments a run may take on the twin (~2 s)
+_compiling_in: int | None = None  # the thread id of a warm_up() still compiling
+
+
+def _use_twin(run: Any, n_steps: int, n_deployments: int) -> bool:
+    owner = _compiling_in
+    return (
+        owner is not None
+        and owner != threading.get_ident()
+        and not run.signatures
+        and n_steps * max(n_deployments, 1) <= TWIN_BUDGET
+    )
+
+
 POOL_RECORD_COLUMNS = (
     "nodes_ready_spot", "nodes_ready_od", "nodes_pending_spot", "nodes_pending_od", "nodes_draining_spot",
     "desired", "min_nodes", "max_nodes", "cpu_util", "mem_util", "gpu_util", "gpu_mem_util",
@@ -289,7 +307,8 @@ class PoolRunner:
         if n_steps:
             args = (self.pp, self.dp, self.ps, self.ds, self.ring, trace, self.step, n_steps, self.dt,
                     self.origin, self.rec, out, ev, ev_n)  # fmt: skip
-            (K.reference_run if reference else self._run)(*args)
+            twin = reference or _use_twin(self._run, n_steps, D)
+            (K.reference_run if twin else self._run)(*args)
         self.step += n_steps
         k = min(int(ev_n[0]), ev.shape[1])
         return out[0], ev[0, :k].copy()
@@ -559,8 +578,13 @@ def simulate_batch(
 def warm_up() -> None:
     """Compile the kernel (or load it from numba's disk cache) with one tiny run, using the
     argument types simulate() and the control plane use, so later runs start at once."""
+    global _compiling_in
     pool = PoolSpec(instance_id="warm-up", gpus=1, gpu_memory_gib=24.0, spot=True, max_nodes=2)
-    PoolRunner(pool, [DeploymentSpec()], origin=0.0, step=10.0, record_every=6).advance(6)
+    _compiling_in = threading.get_ident()
+    try:
+        PoolRunner(pool, [DeploymentSpec()], origin=0.0, step=10.0, record_every=6).advance(6)
+    finally:
+        _compiling_in = None
 
 
 def is_warm() -> bool:
