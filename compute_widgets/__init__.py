@@ -61,9 +61,12 @@ def _warming(connect: Any) -> Any:
 
     @functools.wraps(connect)
     def connect_and_warm(*args: Any, **kwargs: Any) -> Any:
-        client = connect(*args, **kwargs)
         from compute_widgets import _warm
 
+        # the first chart's imports (~2 s, mostly nbformat's jsonschema) overlap the wait for a
+        # starting control plane instead of following it
+        _warm.start_display_imports()
+        client = connect(*args, **kwargs)
         _warm.start(client)
         return client
 

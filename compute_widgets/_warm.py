@@ -99,6 +99,31 @@ def import_display_stack() -> None:
         importlib.import_module(name)
 
 
+_display_thread: threading.Thread | None = None
+
+
+def start_display_imports() -> threading.Thread | None:
+    """Import the display stack in a daemon thread (once per process; None when off)."""
+    global _display_thread
+    if os.environ.get(ENV, "1") == "0":
+        return None
+    with _lock:
+        if _display_thread is None:
+            _display_thread = threading.Thread(
+                target=_quietly, args=(import_display_stack,), name="compute-widgets-imports",
+                daemon=True,
+            )
+            _display_thread.start()
+    return _display_thread
+
+
+def _quietly(fn: Any) -> None:
+    try:
+        fn()
+    except Exception as e:  # the cell that needs the module imports it itself, and says why
+        log.debug("background import failed: %s", e)
+
+
 def _warm(client: Any) -> None:
     # not niced: the kernel's own cell may wait on this thread's import or compile lock, and a
     # niced holder of that lock starved on a busy machine (plan: 21 s -> 29 s at load 40)
