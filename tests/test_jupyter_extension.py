@@ -10,9 +10,12 @@ import time
 import pytest
 import tornado.httpclient
 
-from compute_widgets.local import runtime
+# pytest-jupyter's fixtures for this module only: registered as a plugin (pytest_plugins) its
+# autouse jp_asyncio_loop ran around every test of the session and closed whatever loop was
+# current, Playwright's running one in the browser tests included, which broke the whole run.
+from pytest_jupyter.jupyter_server import *  # noqa: F403
 
-pytest_plugins = ("pytest_jupyter.jupyter_server",)
+from compute_widgets.local import runtime
 
 
 @pytest.fixture
