@@ -29,6 +29,7 @@ _LAZY = {
     "RetryPolicy": "compute_widgets.api._retry",
     "Secret": "compute_widgets.api._secrets",
     "redact": "compute_widgets.api._secrets",
+    "identity_proof": "compute_widgets.api._identity",
     "refuse_clear_text": "compute_widgets.api._secrets",
     "parse_time": "compute_widgets.api._time",
     "rfc3339": "compute_widgets.api._time",

@@ -32,7 +32,9 @@ MAX_ANSWER = 16384  # bytes: the real answer is ~130
 _IO_ERRORS = (httpcore.ReadError, httpcore.ReadTimeout, httpcore.WriteError, httpcore.WriteTimeout)
 
 
-def proof(token: str, nonce: str) -> str:
+def identity_proof(token: str, nonce: str) -> str:
+    """What the server holding `token` answers to GET /local/identity?nonce=...: the one
+    definition, used by the clients here and by the server (local/guard.py) and its runtime."""
     msg = b"compute-widgets identity " + nonce.encode()
     return hmac.new(token.encode(), msg, hashlib.sha256).hexdigest()
 
@@ -81,7 +83,7 @@ class _Handshake:
             got = json.loads(body).get("proof")
         except (ValueError, AttributeError):
             got = None
-        if not isinstance(got, str) or not hmac.compare_digest(got, proof(self.token, self.nonce)):
+        if not isinstance(got, str) or not hmac.compare_digest(got, identity_proof(self.token, self.nonce)):
             raise self.failure(
                 "its proof does not match this client's token: another process on the port, "
                 "or a wrong token"

@@ -10,13 +10,13 @@ token at each start) cannot answer for its predecessor. The proof reveals nothin
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import os
 import re
 from typing import Any
 
+from compute_widgets.api import identity_proof
 from compute_widgets.local.wire import (
     MAX_BODY,
     C,
@@ -29,10 +29,6 @@ IDENTITY_PATH = "/local/identity"
 _NONCE = re.compile(rb"(?:^|&)nonce=([A-Za-z0-9_-]{16,128})(?:&|$)")
 
 
-def identity_proof(token: str, nonce: str) -> str:
-    """The proof a server holding `token` gives for `nonce` (the clients compute the same)."""
-    msg = b"compute-widgets identity " + nonce.encode()
-    return hmac.new(token.encode(), msg, hashlib.sha256).hexdigest()
 
 
 class Guard:

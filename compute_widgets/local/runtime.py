@@ -53,6 +53,7 @@ from typing import Any
 
 import httpx
 
+from compute_widgets.api import identity_proof
 from compute_widgets.api.errors import ComputeError
 
 HOST = "127.0.0.1"
@@ -311,10 +312,6 @@ def _same_connection_only(name: str, info: dict[str, Any]) -> None:
         raise _NewConnection
 
 
-def identity_proof(token: str, nonce: str) -> str:
-    """What the server holding `token` answers to GET /local/identity?nonce=... (see guard.py)."""
-    msg = b"compute-widgets identity " + nonce.encode()
-    return hmac.new(token.encode(), msg, hashlib.sha256).hexdigest()
 
 
 def _verified(http: httpx.Client, url: str, token: str, pid: int | None) -> bool:
