@@ -14,6 +14,7 @@ functions return plain ``go.Figure`` (small in a saved notebook: long series are
 from ._figures import compare, cost, scaling_history, utilization
 from ._kpis import KPI_FORMAT, KpiTable, format_kpi, kpi_html, kpi_table, unchanged_note
 from ._live import LiveMonitor, auto_resolution, live_monitor
+from ._pareto import pareto_chart
 from ._reduce import MAX_POINTS, change_points, expand_steps, minmax_lttb
 from ._style import (
     DESIRED_COLOR,
@@ -53,6 +54,7 @@ __all__ = [
     "kpi_table",
     "live_monitor",
     "minmax_lttb",
+    "pareto_chart",
     "scaling_history",
     "unchanged_note",
     "utilization",
