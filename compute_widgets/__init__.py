@@ -4,7 +4,9 @@ The face of the package. Importing it is cheap: pandas, plotly, ipywidgets and
 fastapi load only when the names that need them are first used.
 
     import compute_widgets as cw
-    client = cw.connect()            # CLARIFAI_PAT -> api.clarifai.com, else the local control plane
+    client = cw.connect()            # CLARIFAI_PAT -> api.clarifai.com, else the Clarifai CLI's
+                                     # current context, else the local control plane
+    cw.connect(context="prod")       # a context of `clarifai login` (~/.config/clarifai/config)
     cw.ClusterWizard(client)         # the web wizard, in a notebook
     %load_ext compute_widgets        # the %compute magics
 """
@@ -93,5 +95,6 @@ def unload_ipython_extension(ipython: Any) -> None:
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    """Jupyter server extension: starts the local control plane with Jupyter."""
-    return [{"module": "compute_widgets.local.jupyter"}]
+    """Jupyter server extension: starts the local control plane with Jupyter (local.jupyter),
+    and serves the Compute panel's endpoints (lab: it may import settings, local/ may not)."""
+    return [{"module": "compute_widgets.local.jupyter"}, {"module": "compute_widgets.lab"}]

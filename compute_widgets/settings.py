@@ -1,14 +1,38 @@
-"""Where to connect: explicit arguments > CLARIFAI_* environment variables > local control plane.
+"""Where to connect: explicit arguments > CLARIFAI_* environment variables > the Clarifai CLI's
+current context > the local control plane.
 
-    connect()                              # CLARIFAI_PAT set -> api.clarifai.com, else local
+    connect()                              # CLARIFAI_PAT set -> api.clarifai.com, else the CLI's
+                                           # current context, else local
     connect(pat="...", user_id="alice")    # explicit beats the environment
+    connect(context="prod")                # a context of `clarifai login` / `config create-context`
     connect(local=True)                    # the local control plane even when CLARIFAI_PAT is set
 
-Each field is resolved on its own: ``api_base`` = argument, else ``CLARIFAI_API_BASE``, else
-``https://api.clarifai.com`` when a PAT is known; ``pat`` = argument, else ``CLARIFAI_PAT``;
-``user_id`` = argument, else ``CLARIFAI_USER_ID``, else ``"me"`` (the caller). With neither a
-PAT nor an API base, the local control plane is used (`compute_widgets.local.runtime
-.ensure_server()`: found through its runtime file, or started).
+Arguments and environment are resolved field by field: ``api_base`` = argument, else
+``CLARIFAI_API_BASE``, else ``https://api.clarifai.com`` when a PAT is known; ``pat`` =
+argument, else ``CLARIFAI_PAT``; ``user_id`` = argument, else ``CLARIFAI_USER_ID``, else
+``"me"`` (the caller). With neither a PAT nor an API base from those two, the Clarifai CLI's
+current context (``~/.config/clarifai/config``, `compute_widgets.api.contexts`) gives both, as a
+unit: a PAT is never paired with another source's API base, so it goes only where its context
+sends it (``data_dir=`` is about the local plane, so it skips the context). Then, with no
+context, the local control plane is used
+(`compute_widgets.local.runtime.ensure_server()`: found through its runtime file, or started).
+
+``context="NAME"`` is an explicit choice: that context's base and PAT, whatever the environment
+says (explicit ``api_base``/``pat``/``user_id`` arguments still win field by field); an unknown
+name raises NotConfigured listing the known ones, and so does a malformed config file. Without
+``context=``, a missing config file is silent and a malformed one is a one-line warning
+(`ContextWarning`), then the local control plane. A context whose value is ``ENVVAR`` takes it
+from the environment variable of that key; if that variable is unset the context is skipped
+with a warning (named: an error saying which variable to set).
+
+The local plane's own context (``compute-widgets env --context NAME`` writes it for the official
+clarifai CLI and SDK, which speak gRPC): its API base is the plane's gRPC door
+``http://127.0.0.1:PORT``; our client speaks REST. Decided: a context is the local plane's when
+it names the plane's data directory (key ``COMPUTE_WIDGETS_DATA_DIR``, `contexts.local_context_env`)
+or when its API base is the ``grpc_url`` (or ``url``) in the runtime file of the running plane of
+the default data dir (or ``data_dir=``). Then connect() goes to that plane's REST ``url`` with the
+token of its runtime file (fresh at every start; the one in the context may be stale), and starts
+the plane if it is not running. A loopback base that is neither is an ordinary API base.
 
 A PAT is never sent in clear: an ``http://`` API base is refused unless its host is a loopback
 address. A client of the local control plane follows it across a restart: after a connection
@@ -19,11 +43,15 @@ identity) and continues with the new url and token.
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from compute_widgets.api import refuse_clear_text
+from compute_widgets.api.contexts import LOCAL_DATA_DIR_KEY, Context, read_contexts
 from compute_widgets.api.errors import ComputeError, NotConfigured
 
 if TYPE_CHECKING:
@@ -34,6 +62,14 @@ HOW_TO = (
     "Set CLARIFAI_PAT to a Clarifai Personal Access Token (clarifai.com -> Settings -> Secrets), "
     "or call connect(pat=..., user_id=...)"
 )
+
+
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+class ContextWarning(UserWarning):
+    """The Clarifai CLI config could not be used; connect() went on to the next source."""
+
 
 class Session:
     """The connection `get_client()` answers with: the client of the last `connect()`.
@@ -62,10 +98,12 @@ class Settings:
     user_id: str = "me"
     local: bool = False
     data_dir: Path | None = None
+    context: str | None = None  # the Clarifai CLI context it came from, if any
 
     def __repr__(self) -> str:
         pat = "'****'" if self.pat else "None"
         where = ", local=True" if self.local else ""
+        where += f", context={self.context!r}" if self.context else ""
         return f"Settings(api_base={self.api_base!r}, pat={pat}, user_id={self.user_id!r}{where})"
 
     @classmethod
@@ -77,24 +115,70 @@ class Settings:
         *,
         local: bool | None = None,
         data_dir: str | os.PathLike[str] | None = None,
+        context: str | None = None,
     ) -> Settings:
         """Pick the backend (see the module docstring). `local=False` forbids the local fallback."""
         env = os.environ
-        user = user_id or env.get("CLARIFAI_USER_ID") or "me"
         if local:
+            if context is not None:
+                raise NotConfigured("connect(): pass context=NAME or local=True, not both")
             return cls._local(user_id or "me", data_dir)
+        if context is not None:
+            chosen = read_contexts().get(context)  # unknown name / bad file: NotConfigured
+            assert chosen is not None
+            return cls._from_context(chosen, api_base, pat, user_id, data_dir, named=True)
         token = pat or env.get("CLARIFAI_PAT") or None
-        base = api_base or env.get("CLARIFAI_API_BASE") or (CLARIFAI_API if token else None)
-        if base:
+        base = api_base or env.get("CLARIFAI_API_BASE") or None
+        if token or base:
+            user = user_id or env.get("CLARIFAI_USER_ID") or "me"
+            base = base or CLARIFAI_API
             if token:
                 refuse_clear_text(base, "api_base" if api_base else "CLARIFAI_API_BASE")
             return cls(api_base=base.rstrip("/"), pat=token, user_id=user)
+        # an explicit data_dir means the local plane, so the CLI's context is not consulted
+        current = _current_context() if data_dir is None else None
+        if current is not None:
+            user = user_id or env.get("CLARIFAI_USER_ID") or None
+            found = cls._from_context(current, None, None, user, data_dir, named=False)
+            if found is not None:
+                return found
         if local is False:
             raise NotConfigured(f"No Clarifai backend configured. {HOW_TO}.")
         return cls._local(user_id or "me", data_dir)
 
     @classmethod
-    def _local(cls, user_id: str, data_dir: str | os.PathLike[str] | None) -> Settings:
+    def _from_context(
+        cls,
+        ctx: Context,
+        api_base: str | None,
+        pat: str | None,
+        user_id: str | None,
+        data_dir: str | os.PathLike[str] | None,
+        *,
+        named: bool,
+    ) -> Settings | None:
+        """The backend of `ctx` (explicit arguments win field by field). A context that cannot
+        be used raises when it was `named`, else warns and answers None (the next source)."""
+        user = user_id or ctx.user_id or os.environ.get("CLARIFAI_USER_ID") or "me"
+        plane_dir = _local_plane_dir(ctx, data_dir) if not (api_base or pat) else None
+        if plane_dir is not None:
+            return cls._local(user, plane_dir, ctx)
+        missing = [why for key, why in ctx.missing.items() if key != "CLARIFAI_USER_ID"]
+        if missing and not (api_base and pat):
+            return _unusable(f"{missing[0]}; set it, or use another context", named)
+        token = pat or (ctx.pat.reveal() if ctx.pat else None)
+        base = api_base or ctx.api_base or CLARIFAI_API
+        if token:
+            try:
+                refuse_clear_text(base, "api_base" if api_base else f"context {ctx.name!r}")
+            except NotConfigured as exc:
+                return _unusable(str(exc), named)
+        return cls(api_base=base.rstrip("/"), pat=token, user_id=user, context=ctx.name)
+
+    @classmethod
+    def _local(
+        cls, user_id: str, data_dir: str | os.PathLike[str] | None, ctx: Context | None = None
+    ) -> Settings:
         try:
             from compute_widgets.local.runtime import ensure_server
         except ImportError as exc:
@@ -114,6 +198,7 @@ class Settings:
             user_id=user_id,
             local=True,
             data_dir=Path(handle.data_dir),
+            context=None if ctx is None else ctx.name,
         )
 
     def client(self, **options: Any) -> ComputeClient:
@@ -133,6 +218,76 @@ class Settings:
         return options
 
 
+def _current_context() -> Context | None:
+    """The Clarifai CLI's current context, or None (a malformed file: a warning, then None)."""
+    try:
+        return read_contexts().get()
+    except NotConfigured as exc:
+        _warn(f"{exc}; ignoring the Clarifai CLI contexts")
+        return None
+
+
+def _unusable(why: str, named: bool) -> None:
+    if named:
+        raise NotConfigured(why)
+    _warn(f"the Clarifai CLI's current context is not used: {why}")
+    return None
+
+
+def _warn(message: str) -> None:
+    """warnings.warn pointing at the user's line (the first frame outside compute_widgets)."""
+    level, frame = 2, sys._getframe(1)
+    package = os.path.dirname(__file__)
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, ContextWarning, stacklevel=level)
+
+
+def _local_plane_dir(ctx: Context, data_dir: str | os.PathLike[str] | None) -> Path | None:
+    """The data dir of the local control plane `ctx` points at, or None if it is not ours.
+
+    Ours: it names the data dir (`LOCAL_DATA_DIR_KEY`, written by `compute-widgets env
+    --context`), or its API base is the gRPC or REST url of the running plane of `data_dir`
+    (default: the default data dir), e.g. after `clarifai login http://127.0.0.1:PORT`."""
+    named = ctx.env.get(LOCAL_DATA_DIR_KEY)
+    if isinstance(named, str) and named:
+        return Path(named).expanduser()
+    where = urlsplit(ctx.api_base or "")
+    # the plane listens on 127.0.0.1 only: a base elsewhere is not ours (and costs no lookup)
+    if where.scheme != "http" or where.hostname not in _LOOPBACK_NAMES or where.path.strip("/"):
+        return None
+    try:
+        from compute_widgets.local.runtime import find_server
+    except ImportError:
+        return None
+    handle = find_server(data_dir)
+    if handle is None:
+        return None
+    ports = {_port(url) for url in (handle.url, _grpc_url(handle)) if url}
+    return Path(handle.data_dir) if _port(ctx.api_base or "") in ports - {None} else None
+
+
+def _port(url: str) -> int | None:
+    try:
+        return urlsplit(url).port
+    except ValueError:  # a port that is not a number: not ours
+        return None
+
+
+def _grpc_url(handle: Any) -> str | None:
+    """The gRPC door's url of a running plane (runtime file field ``grpc_url``), or None."""
+    url = getattr(handle, "grpc_url", None)
+    if url:
+        return str(url)
+    import json
+
+    try:
+        info = json.loads(Path(handle.runtime_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return str(info.get("grpc_url") or "") or None
+
+
 class _Rediscover:
     """(url, token) of the local control plane of `data_dir` now, or None (never starts one)."""
 
@@ -149,7 +304,6 @@ class _Rediscover:
         return f"_Rediscover({str(self.data_dir)!r})"
 
 
-
 def connect(
     api_base: str | None = None,
     pat: str | None = None,
@@ -157,10 +311,15 @@ def connect(
     *,
     local: bool | None = None,
     data_dir: str | os.PathLike[str] | None = None,
+    context: str | None = None,
     **options: Any,
 ) -> ComputeClient:
-    """A ComputeClient for the resolved backend; it becomes `get_client()`'s answer."""
-    settings = Settings.resolve(api_base, pat, user_id, local=local, data_dir=data_dir)
+    """A ComputeClient for the resolved backend; it becomes `get_client()`'s answer.
+
+    `context="NAME"` uses that Clarifai CLI context (see the module docstring for the order)."""
+    settings = Settings.resolve(
+        api_base, pat, user_id, local=local, data_dir=data_dir, context=context
+    )
     client = SESSION.client = settings.client(**options)
     return client
 
@@ -172,10 +331,13 @@ def connect_async(
     *,
     local: bool | None = None,
     data_dir: str | os.PathLike[str] | None = None,
+    context: str | None = None,
     **options: Any,
 ) -> AsyncComputeClient:
     """An AsyncComputeClient for the resolved backend (not remembered by get_client())."""
-    settings = Settings.resolve(api_base, pat, user_id, local=local, data_dir=data_dir)
+    settings = Settings.resolve(
+        api_base, pat, user_id, local=local, data_dir=data_dir, context=context
+    )
     return settings.async_client(**options)
 
 

@@ -37,13 +37,18 @@ from compute_widgets.api.errors import NotConfigured
 DEFAULT_PATH = Path("~/.config/clarifai/config")  # expanded at each call: HOME may change
 DEFAULT_API_BASE = "https://api.clarifai.com"  # the CLI's fallback when a context has no base
 ENVVAR = "ENVVAR"  # a value meaning "take it from the environment variable of this key"
+# marks the local control plane's own context (settings.py: connect() goes to its REST door);
+# not CLARIFAI_-prefixed, so `clarifai config get-contexts` shows no column for it
+LOCAL_DATA_DIR_KEY = "COMPUTE_WIDGETS_DATA_DIR"
 
 __all__ = [
     "DEFAULT_PATH",
     "ENVVAR",
+    "LOCAL_DATA_DIR_KEY",
     "Context",
     "ContextsFile",
     "config_path",
+    "local_context_env",
     "read_contexts",
     "write_context",
 ]
@@ -185,6 +190,20 @@ def write_context(
         raw["current_context"] = name
     _replace_private(p, yaml.safe_dump(raw, sort_keys=True))
     return p
+
+
+def local_context_env(
+    grpc_url: str, token: str, data_dir: str | os.PathLike[str], user_id: str = "me"
+) -> dict[str, str]:
+    """The keys of the local control plane's context, for `write_context`: the official tools
+    use the gRPC door (``http://127.0.0.1:PORT``, exactly: the SDK splits host and port), and
+    connect() recognises the plane by its data dir and goes to its REST door instead."""
+    return {
+        "CLARIFAI_API_BASE": grpc_url.rstrip("/"),
+        "CLARIFAI_PAT": token,
+        "CLARIFAI_USER_ID": user_id,
+        LOCAL_DATA_DIR_KEY: str(Path(data_dir).expanduser().absolute()),
+    }
 
 
 def _load(p: Path) -> dict[str, Any]:
