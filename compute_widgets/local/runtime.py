@@ -720,16 +720,23 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("status", "show the running server"), ("stop", "stop the running server")):
         c = sub.add_parser(name, help=text)
         c.add_argument("--data-dir", default=None)
+    from compute_widgets.local import clarifai_env  # `env`: the official clarifai tools' lines
+
+    clarifai_env.add_parser(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`compute-widgets serve|status|stop`; returns the exit code."""
+    """`compute-widgets serve|status|stop|env`; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
             serve(port=args.port, data_dir=args.data_dir, demo=args.demo, host=args.host)
             return 0
+        if args.command == "env":
+            from compute_widgets.local import clarifai_env
+
+            return clarifai_env.run(args)
         dd = _resolve_data_dir(args.data_dir)
         handle = find_server(dd)
         holder = _serve_lock_holder(dd) if handle is None else None
