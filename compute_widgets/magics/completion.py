@@ -32,9 +32,10 @@ _POSITIONALS: dict[tuple[str, str | None], list[str]] = {
     ("chart", None): ["cluster", "nodepool"],
     ("monitor", None): ["cluster", "nodepool"],
     ("plan", None): ["cluster", "nodepool"],
+    ("recommend", None): ["cluster", "nodepool"],
     ("wizard", None): ["wizard_what", "cluster", "nodepool"],
 }
-_OPTION_VALUES = {"--cluster": "cluster"}
+_OPTION_VALUES = {"--cluster": "cluster", "--traffic": "traffic"}
 
 
 def make_matcher(magics: Any) -> Any:
@@ -147,6 +148,10 @@ def ids_for(magics: Any, kind: str, positionals: list[str], kinds: list[str]) ->
     """IDs of `kind`; a nodepool slot reads its cluster from the line's cluster slot."""
     if kind == "wizard_what":
         return list(_WIZARD_WHAT)
+    if kind == "traffic":  # the built-in patterns (a file path is typed, not completed)
+        from compute_widgets.magics.cmd_recommend import PATTERNS
+
+        return list(PATTERNS)
     client = magics.current_client()
     if client is None:
         return []

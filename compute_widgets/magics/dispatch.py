@@ -106,10 +106,22 @@ def _plan() -> dict[str | None, Handler]:
     return {None: Handler(cmd_views.run_plan, cmd_views.build_plan)}
 
 
+def _recommend() -> dict[str | None, Handler]:
+    from compute_widgets.magics import cmd_recommend
+
+    return {None: Handler(cmd_recommend.run_recommend, cmd_recommend.build_recommend)}
+
+
 def _connect() -> dict[str | None, Handler]:
     from compute_widgets.magics import cmd_connect
 
     return {None: Handler(cmd_connect.run_connect, cmd_connect.build_connect)}
+
+
+def _contexts() -> dict[str | None, Handler]:
+    from compute_widgets.magics import cmd_connect
+
+    return {None: Handler(cmd_connect.run_contexts, cmd_connect.build_contexts)}
 
 
 def _status() -> dict[str | None, Handler]:
@@ -129,7 +141,9 @@ HANDLERS: dict[str, Callable[[], dict[str | None, Handler]]] = {
     "chart": _chart,
     "monitor": _monitor,
     "plan": _plan,
+    "recommend": _recommend,
     "connect": _connect,
+    "contexts": _contexts,
     "status": _status,
 }
 

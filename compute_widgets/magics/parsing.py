@@ -97,7 +97,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("chart", summary="utilization, scaling or cost chart of a nodepool"),
     Command("monitor", summary="live chart of a nodepool"),
     Command("plan", summary="what-if: simulate new nodepool settings"),
-    Command("connect", summary="choose the backend (local or Clarifai)"),
+    Command("recommend", summary="right-size a nodepool: cheapest settings meeting a p95 target"),
+    Command("connect", summary="choose the backend (local, Clarifai, or a CLI context)"),
+    Command("contexts", summary="the Clarifai CLI's contexts (never a PAT)"),
     Command("status", summary="backend, user and server health"),
 )
 
