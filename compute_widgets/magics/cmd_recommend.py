@@ -91,9 +91,7 @@ def run_recommend(magics: Any, args: argparse.Namespace) -> Any:
         flag = "--traffic" if args.traffic else "--range"
         raise UsageError(f"{flag}: {exc}") from None
     progress.step(f"searching instance types, node ranges and capacity for {cc}/{np_id}")
-    rec = rightsize.recommend(
-        nodepool, traffic=traffic, target_p95=args.target_p95, client=client
-    )
+    rec = rightsize.recommend(nodepool, traffic=traffic, target_p95=args.target_p95, client=client)
     best = rec.best
     progress.finish(
         f"{len(rec.candidates)} candidates simulated, {len(rec.front)} on the front; "
