@@ -1,8 +1,10 @@
-"""`%compute connect [--local [--data-dir DIR] | --api-base URL] [--user-id U]` and `%compute status`.
+"""`%compute connect [--local [--data-dir DIR] | --api-base URL | --context NAME] [--user-id U]`,
+`%compute contexts` (the Clarifai CLI's contexts) and `%compute status`.
 
 The token (PAT) is read only from the environment (CLARIFAI_PAT) or, for the local control
 plane, from its 0600 runtime file. It is never accepted on the magic line: the line is saved
-in the notebook and its history.
+in the notebook and its history. A context's PAT stays in its config file: `%compute contexts`
+shows names, users and API bases only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ def build_connect(p: argparse.ArgumentParser) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--local", action="store_true", help="the embedded local control plane")
     where.add_argument("--api-base", metavar="URL", help="e.g. https://api.clarifai.com")
+    where.add_argument(
+        "--context", metavar="NAME", help="a Clarifai CLI context (`clarifai login`)"
+    )
     p.add_argument("--data-dir", metavar="DIR", help="with --local: the control plane's data dir")
     p.add_argument("--user-id", metavar="USER", help="user ID (default CLARIFAI_USER_ID, or 'me')")
     # a token on the line is refused with a reason, and never echoed back by argparse
@@ -35,7 +40,8 @@ def build_connect(p: argparse.ArgumentParser) -> None:
 
 
 def run_connect(magics: Any, args: argparse.Namespace) -> Any:
-    """Choose the backend of the magics: --local, --api-base URL (PAT from CLARIFAI_PAT), or the environment.
+    """Choose the backend of the magics: --local, --api-base URL (PAT from CLARIFAI_PAT), --context NAME
+    (a Clarifai CLI context), or as connect() does: environment, current context, local.
 
     Only the magics switch; `compute_widgets.get_client()` in Python is left as it is.
     """
@@ -44,7 +50,8 @@ def run_connect(magics: Any, args: argparse.Namespace) -> Any:
     if args.extra:
         raise UsageError(
             f"`%compute connect` got {len(args.extra)} unexpected argument(s) (not shown, in case "
-            f"one is a token); valid: --local [--data-dir DIR] | --api-base URL, --user-id USER. "
+            f"one is a token); valid: --local [--data-dir DIR] | --api-base URL | --context NAME, "
+            f"--user-id USER. "
             f"{_NO_TOKEN_ON_LINE}"
         )
     if args.data_dir and not args.local:
@@ -58,9 +65,69 @@ def run_connect(magics: Any, args: argparse.Namespace) -> Any:
             kwargs["data_dir"] = args.data_dir
     elif args.api_base:
         kwargs["api_base"] = args.api_base
-    client = Settings.resolve(**kwargs).client()
+    elif args.context:
+        kwargs["context"] = args.context
+    settings = Settings.resolve(**kwargs)
+    client = settings.client()
     magics.use_client(client, owned=True)
-    return status_table(client, "connected")
+    table = status_table(client, "connected")
+    if settings.context:
+        table.rows.insert(1, ("context", settings.context))
+    return table
+
+
+def build_contexts(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run_contexts(magics: Any, args: argparse.Namespace) -> Any:
+    """The Clarifai CLI's contexts (~/.config/clarifai/config): name, user, API base, which is
+    current. Never a PAT. Switch with `%compute connect --context NAME`."""
+    from compute_widgets.api.contexts import read_contexts
+    from compute_widgets.api.errors import NotConfigured
+
+    try:
+        found = read_contexts()
+    except NotConfigured as exc:  # a malformed file: one line, what is wrong and where
+        raise UsageError(str(exc)) from None
+    return ContextsTable(found)
+
+
+class ContextsTable:
+    """The contexts as a table (HTML with a plain-text fallback); the current one is marked."""
+
+    HEADERS = ("", "context", "user_id", "api_base")
+
+    def __init__(self, found: Any) -> None:
+        self.path = found.path
+        self.current = found.current
+        self.rows = [
+            ("*" if name == found.current else "", name, c.user_id or "", c.api_base or "")
+            for name, c in found.contexts.items()
+        ]
+
+    def __repr__(self) -> str:
+        if not self.rows:
+            return f"no Clarifai contexts in {self.path} (create one with `clarifai login`)"
+        widths = [max(len(str(r[i])) for r in (self.HEADERS, *self.rows)) for i in range(4)]
+        lines = [f"Clarifai contexts ({self.path})"]
+        for row in (self.HEADERS, *self.rows):
+            lines.append("  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=True)).rstrip())
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from compute_widgets.api import html_table
+
+        if not self.rows:
+            return html_table(None, [], caption=repr(self))
+        current = next((i for i, r in enumerate(self.rows) if r[0]), None)
+        return html_table(
+            self.HEADERS,
+            self.rows,
+            caption=f"Clarifai contexts ({self.path})",
+            highlight=current,
+            highlight_attrs="style='font-weight:bold'",
+        )
 
 
 def build_status(p: argparse.ArgumentParser) -> None:
