@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -89,7 +90,11 @@ def test_runtime_and_token_files_are_private(fresh_server):
         "token": fresh_server.token,
         "pid": fresh_server.pid,
         "data_dir": str(fresh_server.data_dir),
+        "grpc_url": fresh_server.grpc_url,
     }
+    # the gRPC door's base, in the one form the official SDK takes (clarifai-api.md §4.5)
+    assert re.fullmatch(r"http://127\.0\.0\.1:[0-9]+", fresh_server.grpc_url)
+    assert fresh_server.grpc_url != fresh_server.url
     assert token_file.read_text().strip() == fresh_server.token
     # one runtime file per data directory, named after it
     assert rt.name.startswith("compute-widgets-") and rt.parent == Path(
@@ -220,14 +225,18 @@ def _listening_addresses(pid: int) -> set[str]:
                 cols = line.split()
                 local, state, inode = cols[1], cols[3], cols[9]
                 if state == "0A" and inode in inodes:  # 0A = LISTEN
-                    found.add(local)
+                    # grpc listens on an IPv6 socket bound to ::ffff:127.0.0.1 (v4-mapped):
+                    # the same loopback address, written the IPv4 way here
+                    found.add(local.removeprefix("0000000000000000FFFF0000"))
     return found
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
 def test_server_binds_loopback_only(fresh_server):
     addresses = _listening_addresses(fresh_server.pid)
-    assert addresses == {f"0100007F:{fresh_server.port:04X}"}  # 127.0.0.1:<port>, nothing else
+    grpc_port = int(fresh_server.grpc_url.rsplit(":", 1)[1])
+    # 127.0.0.1:<port> (REST) and 127.0.0.1:<grpc port> (the gRPC door), nothing else
+    assert addresses == {f"0100007F:{fresh_server.port:04X}", f"0100007F:{grpc_port:04X}"}
 
 
 def test_other_hosts_are_refused(tmp_path, capsys):

@@ -11,7 +11,8 @@ live in one pure-ASGI middleware (`Guard`).
 Modules (one concern each; this one keeps the factory, the route table and the dispatcher):
 `wire` (limits, `Fail`, `Rq`, JSON and error responses), `guard` (the middleware), `crud`
 (shared state `Plane`, the resource kinds, PATCH actions, delete cascades), `resources`
-(cluster/nodepool/deployment handlers), `providers` (catalog handlers), `models_catalog`
+(cluster/nodepool/deployment handlers), `runners` (runners, deployment_metrics), `users`
+(GetUser), `providers` (catalog handlers), `models_catalog`
 (models to deploy), `observability` (metrics, labels, logs), `local_only` (/local/*),
 `openapi` (the document of `ROUTES`), `serving` (uvicorn, the loop monitor, thread priority).
 
@@ -22,27 +23,44 @@ query keys and ``True``/``False`` ignored; out: snake_case, int enums, zero valu
 Decisions where Clarifai documents nothing:
 
 - Paging: ``page`` >= 1 (default 1), 1 <= ``per_page`` <= `wire.MAX_PER_PAGE` (default 128;
-  ListLogEntries: default 32 and the last page). Anything else is a 400 BAD_REQUEST naming the
-  parameter; zero is an explicit value here, not "unset".
+  ListLogEntries: default 32 and the last page). Zero means unset (proto3: a gRPC client
+  cannot omit an int), so ``page=0``/``per_page=0`` get the defaults; anything else out of
+  range is a 400 BAD_REQUEST naming the parameter.
+- Request fields of a List RPC that we do not implement are refused by name, never ignored:
+  ListDeployments ``scheduling_priorities``, ListNodepools/GetNodepool ``active_usage`` (true).
+  ListDeployments ``workflow_version_ids`` is implemented (a deployment matches the model or
+  workflow version lists). Query keys that are no field of the RPC are ignored (the JSON
+  channel sends ``user_app_id.user_id``).
 - Duplicate id (in the store or twice in one batch): DATABASE_DUPLICATE_KEY, HTTP 409.
 - Deletes cascade (reference §6.1: the children stop working, so they go too): deleting a
   cluster deletes its nodepools; deleting a nodepool removes it from the deployments that use
   it and deletes a deployment left with no nodepool. The status description lists exactly
   what was deleted. Deleting an unknown id fails the whole request (404) before any write.
-- PATCH ``action`` (default ``overwrite``):
-  * ``overwrite`` (clusters, nodepools, deployments): the given object replaces the stored one.
-    Kept from the stored object: id, owner, parents, created_at, and the structural fields
-    the object cannot be valid without when they are absent (cluster cloud_provider/region,
-    nodepool instance_types/node_capacity_type, deployment worker/nodepools). Other absent
-    fields become zero (proto3: ``min_instances`` omitted means 0).
-  * ``merge`` (nodepools, deployments): only the given fields change; nested objects
-    (autoscale_config, metadata, visibility, ...) merge key by key; lists are replaced.
-  * ``remove`` (nodepools, deployments): entries of the given list fields are removed
-    (matched by id, or by value for capacity types) and given metadata keys are deleted.
+- PATCH ``action`` (default ``overwrite``). Evidence: the SDK's own comments on
+  PatchDeployments (clarifai/cli/model.py, ``model deploy``) say Clarifai accepts only
+  ``overwrite`` ("Invalid action: Unrecognized action 'merge'") and send overwrite patches
+  holding only id, visibility and desired_worker while expecting the rest kept. Neither the
+  SDK nor the CLI patches nodepools or clusters; our own tools (``%compute nodepools scale``,
+  config apply, the browser) send the whole nodepool with ``overwrite`` and rely on it to
+  write zeros (``--min 0``), which a present-fields-only rule cannot (proto3 omits zeros).
+  * Deployments: ``overwrite`` only (another action: that status, nothing written). Each
+    top-level field the patch holds replaces the stored one whole; absent fields are kept
+    (``nodepools``/``deployment_nodepools`` are replaced together).
+  * Clusters and nodepools, ``overwrite``: the given object replaces the stored one. Kept
+    from the stored object: id, owner, parents, created_at, and the structural fields the
+    object cannot be valid without when they are absent (cluster cloud_provider/region,
+    nodepool instance_types/node_capacity_type). Other absent fields become zero.
+  * Nodepools also take ``merge`` (only the given fields change; nested objects merge key by
+    key; lists are replaced) and ``remove`` (entries of the given list fields are removed,
+    matched by id or by value for capacity types; given metadata keys are deleted).
+  * Runners: see `runners` (user runners: as deployments; deployment runners: refused).
   The result is validated like a create. A cluster's provider and region cannot change.
-- Deployments: ``desired_worker`` in a PATCH becomes the ``worker`` (re-pin a version); one
-  deployment per model (owner/app/model id, any version) per nodepool; without an
-  ``autoscale_config`` the docs sample's server defaults are stored.
+- Deployments: ``desired_worker`` in a PATCH is written and ``worker`` reflects it (re-pin a
+  version; Clarifai treats ``worker`` as observed state, we also take a ``worker`` given
+  without ``desired_worker``, which our own client sends); one deployment per model
+  (owner/app/model id, any version) per nodepool; without an ``autoscale_config`` the docs
+  sample's server defaults are stored. Get/List add ``deployment_metrics`` from the
+  simulator (`runners.with_metrics`).
 - Nodepool status: PENDING until provisioned (metrics.node_state when a metrics engine is
   attached; else `PROVISION_DELAY_GPU`/`PROVISION_DELAY_CPU` after create; `crud`), then READY. A
   status set with PostNodepoolStatus is pinned until a status of 0 (UNKNOWN) unpins it.
@@ -68,7 +86,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from compute_widgets.api.errors import InvalidInput
-from compute_widgets.local import local_only, models_catalog, observability, providers, resources
+from compute_widgets.api.models import visible
+from compute_widgets.local import (
+    local_only,
+    models_catalog,
+    observability,
+    providers,
+    resources,
+    runners,
+    users,
+)
 from compute_widgets.local import store as st
 from compute_widgets.local.catalog import Catalog
 from compute_widgets.local.clock import Clock
@@ -86,6 +113,7 @@ from compute_widgets.local.wire import (
     parse_body,
     parse_query,
     read_raw_body,
+    status_body,
 )
 
 # what other code uses: the factory (runtime) and the route table (tests, OpenAPI). Limits are
@@ -95,6 +123,7 @@ __all__ = ["ROUTES", "R", "create_app"]
 log = logging.getLogger("compute_widgets.local")
 
 Handler = Callable[[Plane, Rq], dict[str, Any]]  # one RPC: the body without its status
+Finish = Callable[[int, dict[str, Any]], Any]  # (HTTP status, body) -> what the door sends
 
 
 # ------------------------------------------------------------------------------------------------
@@ -122,8 +151,20 @@ _APP = _U + "/apps/{app_id}"
 _MODEL = _APP + "/models/{model_id}"
 _MODEL_QUERY = (*PAGING, "search", "model_type_id")
 
+_RUNNERS = _NP + "/runners"
+_DEPLOYMENT_QUERY = (
+    *PAGING,
+    "nodepool_id",
+    "compute_cluster_id",
+    "model_version_ids",
+    "workflow_version_ids",
+    "scheduling_priorities",
+)
+_RUNNER_QUERY = (*PAGING, "model_version_ids", "min_replicas")
+
 ROUTES: tuple[R, ...] = (
     R("GET", "/v2/cloud_providers", providers.list_providers, "ListCloudProviders"),
+    R("GET", _U, users.get_user, "GetUser"),
     R("GET", "/v2/cloud_providers/{provider}/regions", providers.list_regions, "ListCloudRegions"),
     R(
         "GET",
@@ -247,14 +288,16 @@ ROUTES: tuple[R, ...] = (
         _U + "/deployments",
         resources.list_deployments,
         "ListDeployments",
-        query=(*PAGING, "nodepool_id", "compute_cluster_id", "model_version_ids"),
+        query=_DEPLOYMENT_QUERY,
+        offload=True,
     ),
     R(
         "GET",
         "/v2/deployments",
         resources.list_deployments,
         "ListDeploymentsUnscoped",
-        query=(*PAGING, "nodepool_id", "compute_cluster_id", "model_version_ids"),
+        query=_DEPLOYMENT_QUERY,
+        offload=True,
     ),
     R(
         "POST",
@@ -277,7 +320,25 @@ ROUTES: tuple[R, ...] = (
         "DeleteDeployments",
         body=("ids",),
     ),
-    R("GET", _U + "/deployments/{dep}", resources.get_deployment, "GetDeployment"),
+    # deployment_metrics come from the simulator: off the loop
+    R("GET", _U + "/deployments/{dep}", resources.get_deployment, "GetDeployment", offload=True),
+    # runners (runners.py): deployments' replicas as the simulator runs them, and user runners
+    R("GET", _RUNNERS, runners.list_runners, "ListRunners", query=_RUNNER_QUERY, offload=True),
+    R(
+        "GET",
+        _U + "/runners",
+        runners.list_runners,
+        "ListRunnersOfUser",
+        query=(*_RUNNER_QUERY, "compute_cluster_id", "nodepool_id"),
+        offload=True,
+    ),
+    R("GET", _RUNNERS + "/{runner_id}", runners.get_runner, "GetRunner", offload=True),
+    R("GET", _U + "/runners/{runner_id}", runners.get_runner, "GetRunnerOfUser", offload=True),
+    # PatchRunners is Clarifai's POST on this path with an `action` (post_runners passes it
+    # on); PATCH on the path is the route the gRPC door names for it
+    R("POST", _RUNNERS, runners.post_runners, "PostRunners", body=("runners", "action")),
+    R("PATCH", _RUNNERS, runners.patch_runners, "PatchRunners", body=("runners", "action")),
+    R("DELETE", _RUNNERS, runners.delete_runners, "DeleteRunners", body=("ids",)),
     R(
         "POST",
         _U + "/metrics",
@@ -342,38 +403,43 @@ def _off_loop(plane: Plane, route: R) -> bool:
     return route.offload and plane.metrics is not None
 
 
-def _endpoint(
-    plane: Plane, route: R, writes: asyncio.Lock
-) -> Callable[[Request], Awaitable[Response]]:
-    handler = route.handler
-    has_body = route.method in ("POST", "PATCH", "DELETE")
-    off_loop = _off_loop(plane, route)
-    is_write = route.method != "GET"
+class Dispatcher:
+    """Runs one route's handler for either door (REST here, gRPC in `grpc_door`): parse the
+    body, call the handler, turn every failure into a Clarifai status. Writes run one at a time
+    in the threadpool, and so do reads that may simulate (`_off_loop`); the rest on the loop.
 
-    def answer(req_id: str, method: str, where: str, rq: Rq, raw: bytes) -> Response:
-        """Parse, handle, serialize: everything after the bytes arrived (maybe in a thread)."""
-        if off_loop:
+    `run` returns (HTTP status, the whole body with its ``status``): nothing of a transport."""
+
+    def __init__(self, plane: Plane) -> None:
+        self.plane = plane
+        self.writes = asyncio.Lock()  # one write at a time, as when they all ran on the loop
+
+    def answer(self, route: R, rq: Rq, raw: bytes, req_id: str, where: str, finish: Finish) -> Any:
+        """Parse, handle, serialize (`finish`): everything after the bytes arrived, in one
+        thread (a big batch's JSON or protobuf must not stall the loop either)."""
+        if _off_loop(self.plane, route):
             lower_priority()  # the event loop first: it answers health checks
+        return finish(*self._answer(route, rq, raw, req_id, where))
+
+    def _answer(
+        self, route: R, rq: Rq, raw: bytes, req_id: str, where: str
+    ) -> tuple[int, dict[str, Any]]:
         try:
             if raw:
                 rq.body = parse_body(raw)
-            result = handler(plane, rq)
+            result = route.handler(self.plane, rq)
             status = result.pop("status", None) or {"code": C.SUCCESS, "description": "Ok"}
             status["code"] = int(status["code"])
             status["req_id"] = req_id
-            return Response(
-                dumps({"status": status, **result}),
-                media_type="application/json",
-                headers={"X-Clarifai-Request-ID": req_id},
-            )
+            return 200, {"status": status, **result}
         except Fail as f:
-            return error_response(f, req_id)
+            return failure(f, req_id)
         except InvalidInput as e:
-            return error_response(Fail(C.BAD_REQUEST, str(e)), req_id)
+            return failure(Fail(C.BAD_REQUEST, str(e)), req_id)
         except sqlite3.OperationalError as e:
-            log.exception("%s %s failed", method, where)
+            log.exception("%s %s failed", route.method, where)
             full = "full" in str(e)  # "database or disk is full": nothing was written
-            return error_response(
+            return failure(
                 Fail(
                     C.INTERNAL_SERVER_ISSUE,
                     "The local control plane's disk is full: nothing was written. Free some "
@@ -385,8 +451,8 @@ def _endpoint(
                 req_id,
             )
         except Exception as e:  # never a bare 500 page: a Clarifai status, logged here
-            log.exception("%s %s failed", method, where)
-            return error_response(
+            log.exception("%s %s failed", route.method, where)
+            return failure(
                 Fail(
                     C.INTERNAL_SERVER_ISSUE,
                     f"Internal error in the local control plane ({type(e).__name__}); see the server log.",
@@ -394,6 +460,30 @@ def _endpoint(
                 ),
                 req_id,
             )
+
+    async def run(
+        self, route: R, rq: Rq, raw: bytes, req_id: str, where: str, finish: Finish
+    ) -> Any:
+        """`finish(http_status, body)` of the call: its result is returned."""
+        args = (route, rq, raw, req_id, where, finish)
+        if not _off_loop(self.plane, route):
+            return self.answer(*args)
+        if route.method == "GET":
+            return await run_in_threadpool(self.answer, *args)
+        async with self.writes:
+            return await run_in_threadpool(self.answer, *args)
+
+
+def failure(f: Fail, req_id: str) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of a failed call. Errors echo what the client sent (IDs, paths):
+    control characters go out escaped (NUL -> \\x00), so no terminal that shows them acts on them."""
+    return f.http, status_body(f.code, visible(f.description), req_id, visible(f.details))
+
+
+def _endpoint(
+    plane: Plane, route: R, dispatcher: Dispatcher
+) -> Callable[[Request], Awaitable[Response]]:
+    has_body = route.method in ("POST", "PATCH", "DELETE")
 
     async def endpoint(request: Request) -> Response:
         req_id = new_req_id()
@@ -411,13 +501,16 @@ def _endpoint(
             return error_response(f, req_id)
         except ClientDisconnect:  # gone (or its body deadline passed): nobody to answer
             return Response(status_code=400)
-        args = (req_id, request.method, request.url.path, rq, raw)
-        if not off_loop:
-            return answer(*args)
-        if not is_write:
-            return await run_in_threadpool(answer, *args)
-        async with writes:  # one write at a time, as when they all ran on the loop
-            return await run_in_threadpool(answer, *args)
+
+        def finish(http: int, body: dict[str, Any]) -> Response:
+            return Response(
+                dumps(body),
+                status_code=http,
+                media_type="application/json",
+                headers={"X-Clarifai-Request-ID": req_id},
+            )
+
+        return await dispatcher.run(route, rq, raw, req_id, request.url.path, finish)
 
     endpoint.__name__ = route.rpc
     return endpoint
@@ -440,22 +533,41 @@ def create_app(
     metrics: Any = None,
     *,
     owner: str = "me",
+    grpc_host: str | None = "127.0.0.1",
+    on_started: Callable[[Any], None] | None = None,
 ) -> Any:
     """The control plane as a FastAPI app (routes are plain Starlette routes for speed; the
     OpenAPI document at /openapi.json is generated from `ROUTES`). `owner` is the user id
-    that ``me`` and the unscoped routes stand for."""
+    that ``me`` and the unscoped routes stand for.
+
+    At startup, on the same event loop, the gRPC door (`grpc_door`) listens on a free port of
+    `grpc_host` (None: no gRPC door) and ``app.state.grpc_url`` is ``http://host:port``, the
+    base the official clarifai CLI and SDK take; then `on_started(app.state)` runs (the runtime
+    writes its file there, so a file on disk means both doors answer)."""
     from fastapi import FastAPI
 
     version = _version()
     serving = Serving(simulate=metrics is not None)
     plane = Plane(store, catalog, clock, metrics, owner=owner, version=version, serving=serving)
+    dispatcher = Dispatcher(plane)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         serving.start()  # loop monitor, quiet loop errors, simulator warm-up thread
+        door = None
         try:
+            if grpc_host is not None:
+                from compute_widgets.local.grpc_door import GrpcDoor
+
+                door = GrpcDoor(dispatcher, token)
+                port = await door.start(grpc_host)
+                app.state.grpc_url = f"http://{grpc_host}:{port}"
+            if on_started is not None:
+                on_started(app.state)
             yield
         finally:
+            if door is not None:
+                await door.stop()
             serving.stop()
 
     app = FastAPI(
@@ -466,10 +578,10 @@ def create_app(
         redirect_slashes=False,
         lifespan=lifespan,
     )
-    writes = asyncio.Lock()
+    app.state.grpc_url = ""
     for r in ROUTES:
         app.router.routes.append(
-            Route(r.path, _endpoint(plane, r, writes), methods=[r.method], name=r.rpc)
+            Route(r.path, _endpoint(plane, r, dispatcher), methods=[r.method], name=r.rpc)
         )
     schema = openapi(ROUTES, "compute_widgets local control plane (Clarifai compute API)", version)
     app.openapi = lambda: schema  # type: ignore[method-assign]

@@ -85,6 +85,8 @@ class ServerHandle:
     pid: int
     data_dir: Path
     started: bool = dataclasses.field(default=False, compare=False)  # started by this call
+    # the gRPC door (`local.grpc_door`): the CLARIFAI_API_BASE of the official CLI and SDK
+    grpc_url: str = dataclasses.field(default="", compare=False)
 
     @property
     def port(self) -> int:
@@ -411,7 +413,9 @@ def find_server(data_dir: str | os.PathLike[str] | None = None) -> ServerHandle 
         if time.monotonic() > deadline or _serve_lock_holder(dd) is None:
             return None  # alive but not answering (wedged): not usable
         time.sleep(0.1)  # alive: maybe still starting or briefly busy
-    return ServerHandle(url=url, token=token, pid=pid, data_dir=dd)
+    return ServerHandle(
+        url=url, token=token, pid=pid, data_dir=dd, grpc_url=str(info.get("grpc_url") or "")
+    )
 
 
 def start_server(
@@ -471,6 +475,7 @@ def start_server(
                 pid=proc.pid,
                 data_dir=dd,
                 started=True,
+                grpc_url=str(info.get("grpc_url") or ""),
             )
             if _health(handle.url, handle.token, pid=proc.pid) is not None:
                 return handle
@@ -581,7 +586,9 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def build_app(data_dir: Path, token: str, demo: bool = False) -> Any:
+def build_app(
+    data_dir: Path, token: str, demo: bool = False, on_started: Any = None
+) -> Any:
     """Store, catalog, clock, metrics engine (when available) and the FastAPI app."""
     from compute_widgets.local.app import create_app
     from compute_widgets.local.catalog import Catalog
@@ -608,7 +615,7 @@ def build_app(data_dir: Path, token: str, demo: bool = False) -> Any:
             metrics_mod.seed_demo(store)
     elif demo:
         print("compute-widgets: --demo needs the metrics engine; not seeded", flush=True)
-    return create_app(store, catalog, clock, token, metrics=metrics)
+    return create_app(store, catalog, clock, token, metrics=metrics, on_started=on_started)
 
 
 def _make_uvicorn(app: Any) -> Any:
@@ -635,17 +642,24 @@ def serve(
 
         configure_server_log(dd / LOG_FILE)  # rotated: 1 MB x 3, stdout/stderr included
         token = new_token(dd)
-        app = build_app(dd, token, demo)
-        server = _make_uvicorn(app)
         path = runtime_file_for(dd)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+        def started(state: Any) -> None:  # both doors listen: now clients may find us
+            info = {"url": url, "token": token, "pid": os.getpid(), "data_dir": str(dd)}
+            info["grpc_url"] = state.grpc_url
+            _write_private(path, json.dumps(info))
+            grpc = f", gRPC {state.grpc_url}" if state.grpc_url else ""
+            print(
+                f"compute-widgets: serving {url}{grpc} (data dir {dd}, pid {os.getpid()})",
+                flush=True,
+            )
+
+        server = _make_uvicorn(build_app(dd, token, demo, on_started=started))
         # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default
         # handlers the process would die before removing the runtime file.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)
-        info = {"url": url, "token": token, "pid": os.getpid(), "data_dir": str(dd)}
-        _write_private(path, json.dumps(info))
-        print(f"compute-widgets: serving {url} (data dir {dd}, pid {os.getpid()})", flush=True)
         try:
             server.run(sockets=[sock])
         finally:
@@ -670,7 +684,8 @@ def _start_in_thread(dd: Path, port: int, demo: bool, timeout: float) -> ServerH
         raise
     try:
         token = new_token(dd)
-        server = _make_uvicorn(build_app(dd, token, demo))
+        app = build_app(dd, token, demo)
+        server = _make_uvicorn(app)
     except BaseException:
         sock.close()
         os.close(lock)
@@ -679,7 +694,6 @@ def _start_in_thread(dd: Path, port: int, demo: bool, timeout: float) -> ServerH
         target=server.run, kwargs={"sockets": [sock]}, name="compute-widgets-server", daemon=True
     )
     thread.start()
-    handle = ServerHandle(url=url, token=token, pid=os.getpid(), data_dir=dd, started=True)
     _THREAD_SERVERS[url] = (server, thread, lock)
     deadline = time.monotonic() + timeout
     while _health(url, token, pid=os.getpid()) is None:
@@ -690,9 +704,14 @@ def _start_in_thread(dd: Path, port: int, demo: bool, timeout: float) -> ServerH
             os.close(lock)
             raise ServerError("The in-process local control plane did not start.")
         time.sleep(0.02)
+    grpc_url = app.state.grpc_url  # set by the lifespan, which ran before the first answer
+    handle = ServerHandle(
+        url=url, token=token, pid=os.getpid(), data_dir=dd, started=True, grpc_url=grpc_url
+    )
     path = runtime_file_for(dd)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     info = {"url": url, "token": token, "pid": os.getpid(), "data_dir": str(dd)}
+    info["grpc_url"] = grpc_url
     _write_private(path, json.dumps(info))
     return handle
 
