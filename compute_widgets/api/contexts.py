@@ -182,8 +182,9 @@ def write_context(
                 f"context {name!r}: {key} must be a string, not {type(value).__name__}"
             )
     p = config_path(path)
+    read_contexts(p)  # the whole file is checked before anything is written
     raw = _load(p)
-    contexts = dict(_contexts_of(raw, p))  # validates the file before anything is written
+    contexts = dict(raw.get("contexts") or {})  # the others as they are (even the env: layout)
     contexts[name] = dict(env)
     raw["contexts"] = contexts
     if make_current or not raw.get("current_context"):
