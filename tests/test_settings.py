@@ -1,4 +1,5 @@
-"""Where connect() goes: explicit arguments > CLARIFAI_* environment > the local control plane."""
+"""Where connect() goes: explicit arguments > CLARIFAI_* environment > the Clarifai CLI's current
+context > the local control plane (the contexts themselves: tests/test_contexts.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from compute_widgets.settings import CLARIFAI_API, Settings
 
 
 @pytest.fixture
-def env(monkeypatch):
+def env(monkeypatch, tmp_path):
+    # HOME in tmp: a Clarifai CLI context of the user running the tests must not decide
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     for key in ("CLARIFAI_PAT", "CLARIFAI_USER_ID", "CLARIFAI_API_BASE"):
         monkeypatch.delenv(key, raising=False)
     return monkeypatch
@@ -94,3 +97,28 @@ async def test_connect_async(env, server, monkeypatch):
         assert await c.list_cloud_providers()
     finally:
         await c.close()
+
+
+def test_a_current_context_is_used_before_the_local_plane(env, tmp_path):
+    from compute_widgets.api.contexts import write_context
+
+    write_context(
+        "prod", {"CLARIFAI_API_BASE": "https://p.example.com", "CLARIFAI_PAT": "ctx-pat-9"}
+    )
+    got = Settings.resolve()
+    assert (got.api_base, got.pat, got.local, got.context) == (
+        "https://p.example.com",
+        "ctx-pat-9",
+        False,
+        "prod",
+    )
+    # data_dir= is about the local plane: it skips the context
+    from compute_widgets.local.runtime import find_server, stop_server
+
+    try:
+        local = Settings.resolve(data_dir=tmp_path / "cp")
+        assert local.local and local.context is None and local.api_base.startswith("http://127.")
+    finally:
+        handle = find_server(tmp_path / "cp")
+        if handle is not None:
+            stop_server(handle)
