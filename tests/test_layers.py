@@ -6,6 +6,8 @@
 - charts/ imports no widgets/, magics/ or local/;
 - widgets/ and magics/ import no local/ module except local.runtime (to start a server),
   widgets/ no magics/;
+- lab/ (the JupyterLab panel's endpoints) imports api, settings and local.runtime only, and
+  nothing imports lab/ (Jupyter loads it as a server extension point);
 - no module outside a package imports that package's private modules or names (``_x``);
   lazy imports inside functions and ``importlib.import_module("...")`` count too.
 
@@ -23,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "compute_widgets"
 TOP = "compute_widgets"
-PACKAGES = ("api", "sim", "local", "charts", "widgets", "magics")
+PACKAGES = ("api", "sim", "local", "charts", "widgets", "magics", "lab")
 
 # (importer, imported) -> the issue 14 line whose commit removes it
 ALLOWLIST: dict[tuple[str, str], str] = {}
@@ -100,6 +102,13 @@ def broken_rule(importer: str, imported: str) -> str | None:
         return f"{src_pkg}/ reaches the control plane over HTTP (local.runtime only, to start one)"
     if src_pkg == "widgets" and dst_pkg == "magics":
         return "widgets/ imports no magics/"
+    # lab/ (the Jupyter panel's endpoints): api, settings and local.runtime, nothing of the views
+    if src_pkg == "lab" and dst_pkg in ("sim", "charts", "widgets", "magics"):
+        return f"lab/ imports only api, settings and local.runtime, not {dst_pkg}/"
+    if src_pkg == "lab" and dst_pkg == "local" and dst[:2] != ["local", "runtime"]:
+        return "lab/ reaches the control plane over HTTP (local.runtime only)"
+    if dst_pkg == "lab" and src_pkg != "lab":
+        return "nothing imports lab/ (the Jupyter server loads it as an extension point)"
     return None
 
 
@@ -158,6 +167,8 @@ def test_a_clean_tree_passes(tmp_path):
             "magics/m.py": "from compute_widgets import widgets\nfrom compute_widgets.api.models import Nodepool\n",
             "sim/_run.py": "from . import _kernel\nfrom ._kernel import _x\n",
             "charts/c.py": "from ._style import x\n",
+            "lab/h.py": "from compute_widgets import settings\nfrom compute_widgets.api import redact\n"
+            "from compute_widgets.local.runtime import find_server\n",
         },
     )
     assert violations(root) == {}
@@ -182,6 +193,11 @@ def test_a_clean_tree_passes(tmp_path):
          "compute_widgets.sim._kernel", "private"),
         ("magics/m.py", "from compute_widgets.api.models import _snake\n",
          "compute_widgets.api.models._snake", "private"),
+        ("lab/h.py", "from compute_widgets.local.store import Store\n", "compute_widgets.local.store",
+         "lab/ reaches the control plane over HTTP"),
+        ("lab/h.py", "from compute_widgets import widgets\n", "compute_widgets.widgets", "lab/ imports only"),
+        ("widgets/w.py", "def f():\n    from compute_widgets.lab import handlers\n", "compute_widgets.lab",
+         "nothing imports lab/"),
     ],
 )  # fmt: skip
 def test_a_new_violation_fails(tmp_path, name, text, edge, words):
