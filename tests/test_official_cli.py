@@ -1,0 +1,478 @@
+"""The official `clarifai` CLI (the PyPI package, a test dependency) against a fresh local plane.
+
+Each command runs the venv's real ``clarifai`` executable as a subprocess, pointed at the plane's
+gRPC door by nothing but ``CLARIFAI_API_BASE``/``CLARIFAI_PAT``/``CLARIFAI_USER_ID`` (or a
+context), with HOME in a temporary directory so the user's own ``~/.config/clarifai`` is never
+read or written. Each test asserts what the CLI printed (ids, columns, the simulator's replicas,
+the simulator's events) against what the plane holds, read back with our own REST client.
+
+``compute-widgets env`` is tested here too: the lines it prints (no token in them), the context it
+writes, and that both really drive the CLI. One plane per module; the CLI starts in ~1-2 s, so
+each call is made once and its output checked for everything it shows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from compute_widgets.api.client import ComputeClient
+from compute_widgets.local import runtime
+
+BIN = Path(sys.executable).parent
+CLARIFAI = BIN / "clarifai"
+CONFIGS = Path(__file__).parent / "data" / "sdk-configs"
+CALL_TIMEOUT = 180  # bounds a wait only; no assertion on time
+
+# the SDK's example configs (tests/data/sdk-configs), as the CLI is used with them
+CC_ID, NP_ID, DP_ID = "test-aws-cluster", "test-nodepool-6", "ci_test_deployment"
+
+
+@pytest.fixture(scope="module")
+def plane(tmp_path_factory):
+    """A fresh control plane of this module (its own data dir), with its gRPC door."""
+    handle = runtime.start_server(data_dir=tmp_path_factory.mktemp("official-cli"), port=0)
+    try:
+        assert handle.grpc_url.startswith("http://127.0.0.1:"), "the plane has no gRPC door"
+        yield handle
+    finally:
+        runtime.stop_server(handle)
+
+
+@pytest.fixture(scope="module")
+def rest(plane):
+    with ComputeClient(plane.url, plane.token, user_id="me") as c:
+        yield c
+
+
+@pytest.fixture
+def home(tmp_path):
+    """A HOME of the test's own: the CLI reads and writes $HOME/.config/clarifai/config."""
+    h = tmp_path / "home"
+    h.mkdir()
+    return h
+
+
+def _base_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLARIFAI_")}
+    env.update(HOME=str(home), NO_COLOR="1", TERM="dumb", COLUMNS="200")
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def plane_env(plane, home: Path) -> dict[str, str]:
+    """What `eval "$(compute-widgets env)"` sets, taken from the handle."""
+    env = _base_env(home)
+    env.update(CLARIFAI_API_BASE=plane.grpc_url, CLARIFAI_PAT=plane.token, CLARIFAI_USER_ID="me")
+    return env
+
+
+def run(argv: list[str], env: dict[str, str], cwd: Path | None = None, ok: bool = True):
+    assert CLARIFAI.exists(), f"{CLARIFAI} is missing: pip install -e '.[test]' installs clarifai"
+    p = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=CALL_TIMEOUT)
+    if ok:
+        assert p.returncode == 0, f"{argv[:3]} exited {p.returncode}:\n{p.stdout}\n{p.stderr}"
+    return p
+
+
+def clarifai(*args: str, env: dict[str, str], cwd: Path | None = None, ok: bool = True):
+    return run([str(CLARIFAI), *args], env, cwd, ok)
+
+
+def compute_widgets(*args: str, env: dict[str, str], ok: bool = True):
+    return run([sys.executable, "-m", "compute_widgets.local", *args], env, ok=ok)
+
+
+def plain_table(text: str, first: str = "ID") -> list[dict[str, str]]:
+    """Rows of the CLI's ``display_co_resources`` table (tabulate "plain": columns are
+    separated by two or more spaces, no cell holds two spaces in a row here)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:1] == [first])
+    header = re.split(r"\s{2,}", lines[start].strip())
+    rows = []
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        cells = re.split(r"\s{2,}", line.strip())
+        assert len(cells) == len(header), f"row {line!r} does not fit {header}"
+        rows.append(dict(zip(header, cells, strict=True)))
+    return rows
+
+
+def simple_table(text: str) -> list[dict[str, str]]:
+    """Rows of a tabulate "simple" table: the dashes under the header give the columns."""
+    lines = text.splitlines()
+    i = next(i for i, line in enumerate(lines) if line.startswith("---"))
+    spans = [m.span() for m in re.finditer(r"-+", lines[i])]
+    cut = lambda line: [line[a:b].strip() for a, b in spans]  # noqa: E731
+    header = cut(lines[i - 1].ljust(len(lines[i])))
+    rows = []
+    for line in lines[i + 1 :]:
+        if not line.strip() or line.startswith("Example:"):
+            break
+        rows.append(dict(zip(header, cut(line.ljust(len(lines[i]))), strict=True)))
+    return rows
+
+
+def raw_get(plane, path: str) -> dict:
+    """A v2 answer of our REST door as JSON (fields our models do not keep, e.g. metrics)."""
+    r = httpx.get(f"{plane.url}{path}", headers={"Authorization": f"Key {plane.token}"}, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# ---------------------------------------------------------------------------------------------
+# compute-widgets env
+
+
+def test_env_prints_lines_for_the_grpc_door_without_the_token(plane, home):
+    env = _base_env(home)
+    out = compute_widgets("env", "--data-dir", str(plane.data_dir), env=env).stdout
+    token_path = Path(plane.data_dir) / runtime.TOKEN_FILE
+    assert out.splitlines()[:4] == [
+        f"export CLARIFAI_API_BASE={plane.grpc_url}",
+        f'export CLARIFAI_PAT="$(cat {token_path})"',
+        "export CLARIFAI_USER_ID=me",
+        "# To undo: unset CLARIFAI_API_BASE CLARIFAI_PAT CLARIFAI_USER_ID",
+    ]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", plane.grpc_url)  # no slash, no path
+    assert plane.grpc_url != plane.url  # the gRPC door, not the REST one
+    assert plane.token not in out
+    for shell, first in (("fish", "set -gx"), ("powershell", "$Env:")):
+        other = compute_widgets("env", "--shell", shell, "--data-dir", str(plane.data_dir), env=env)
+        assert other.stdout.startswith(f"{first}") and plane.token not in other.stdout
+        assert plane.grpc_url in other.stdout and str(token_path) in other.stdout
+
+
+def test_env_eval_drives_the_cli_and_unset_undoes_it(plane, home):
+    """`eval "$(compute-widgets env)"` in a shell: the CLI reaches the plane; the undo line
+    leaves the shell as it was."""
+    script = (
+        f'eval "$(compute-widgets env --data-dir {plane.data_dir})" && '
+        "clarifai computecluster list && "
+        "unset CLARIFAI_API_BASE CLARIFAI_PAT CLARIFAI_USER_ID && "
+        'echo && echo "left:${CLARIFAI_API_BASE-}${CLARIFAI_PAT-}${CLARIFAI_USER_ID-}"'
+    )
+    p = run(["bash", "-c", script], _base_env(home))
+    rows = plain_table(p.stdout)
+    # the shared Serverless cluster every user sees, and the CLI's USER_ID column
+    assert {
+        "ID": "shared-saas",
+        "USER_ID": "clarifai",
+        "DESCRIPTION": "Shared SaaS (Serverless)",
+    } in rows
+    assert p.stdout.rstrip().endswith("left:")
+    assert plane.token not in p.stdout + p.stderr
+
+
+def test_env_without_a_plane_says_how_to_start_one(tmp_path, home):
+    empty = tmp_path / "no-plane"
+    p = compute_widgets("env", "--data-dir", str(empty), env=_base_env(home), ok=False)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.count("\n") == 1, p.stderr  # one line, no traceback
+    assert "no control plane runs for" in p.stderr and "compute-widgets serve" in p.stderr
+    assert runtime.find_server(empty) is None  # nothing started behind the user's back
+
+
+def test_env_context_writes_the_cli_config_and_the_cli_uses_it(plane, home):
+    config = home / ".config" / "clarifai" / "config"
+    config.parent.mkdir(parents=True)
+    other = {"CLARIFAI_API_BASE": "https://api.clarifai.com", "CLARIFAI_PAT": "ENVVAR"}
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "current_context": "prod",
+                "contexts": {"prod": {**other, "CLARIFAI_USER_ID": "alice"}},
+            }
+        )
+    )
+    env = _base_env(home)
+    p = compute_widgets("env", "--context", "--data-dir", str(plane.data_dir), env=env)
+    assert p.stdout.strip() == (
+        f"compute-widgets: wrote context 'local' ({plane.grpc_url}, user me) to {config} and "
+        "made it current; back with `clarifai config use-context prod`"
+    )
+    assert plane.token not in p.stdout + p.stderr
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    saved = yaml.safe_load(config.read_text())
+    assert saved["current_context"] == "local"
+    assert saved["contexts"]["prod"]["CLARIFAI_USER_ID"] == "alice"  # kept
+    local = saved["contexts"]["local"]
+    assert local["CLARIFAI_API_BASE"] == plane.grpc_url and local["CLARIFAI_PAT"] == plane.token
+
+    # the CLI lists both contexts (-o json leaves the PAT out), and uses `local` with no env var
+    listed = clarifai("config", "get-contexts", "-o", "json", env=env).stdout
+    names = {c["name"]: c["env"] for c in yaml.safe_load(listed)}
+    assert names["local"]["CLARIFAI_API_BASE"] == plane.grpc_url
+    assert (
+        names["local"]["CLARIFAI_USER_ID"] == "me" and names["prod"]["CLARIFAI_USER_ID"] == "alice"
+    )
+    rows = plain_table(clarifai("computecluster", "list", env=env).stdout)
+    assert "shared-saas" in [r["ID"] for r in rows]
+
+
+def test_env_context_refuses_a_broken_config_and_leaves_it(plane, home):
+    config = home / "broken.yaml"
+    config.write_text("contexts: [not, a, mapping]\n")
+    p = compute_widgets(
+        "env",
+        "--context",
+        "--config",
+        str(config),
+        "--data-dir",
+        str(plane.data_dir),
+        env=_base_env(home),
+        ok=False,
+    )
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+    assert str(config) in p.stderr and "contexts" in p.stderr
+    assert config.read_text() == "contexts: [not, a, mapping]\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# login
+
+
+def test_login_verifies_the_token_and_saves_a_context(plane, home, rest):
+    env = _base_env(home)  # no CLARIFAI_* variable: the CLI learns everything from login
+    p = clarifai("login", plane.grpc_url, "--pat", plane.token, "--context", "offline", env=env)
+    me = raw_get(plane, "/v2/users/me")["user"]["id"]  # GetUser over REST: the same answer
+    assert f"Logged in as {me} ({plane.grpc_url})" in p.stdout
+    assert "Created context offline and set as active." in p.stdout
+    assert plane.token not in p.stdout + p.stderr
+    # the saved context works on its own
+    rows = plain_table(clarifai("computecluster", "list", env=env).stdout)
+    assert "shared-saas" in [r["ID"] for r in rows]
+    # a wrong token is refused by GetUser: login fails and saves nothing
+    bad = clarifai(
+        "login", plane.grpc_url, "--pat", "not-the-token", "--context", "bad", env=env, ok=False
+    )
+    assert bad.returncode != 0 and "Authentication failed" in bad.stderr
+    saved = yaml.safe_load((home / ".config" / "clarifai" / "config").read_text())
+    assert "bad" not in saved["contexts"] and saved["current_context"] == "offline"
+
+
+# ---------------------------------------------------------------------------------------------
+# computecluster / nodepool / deployment / list-instances, in the order a user goes
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """The SDK's example configs, copied where the CLI may read (and, for a nodepool config
+    without compute_cluster, rewrite) them."""
+    d = tmp_path_factory.mktemp("cli-configs")
+    for f in CONFIGS.glob("*.yaml"):
+        shutil.copy(f, d / f.name)
+    return d
+
+
+def test_cli_lifecycle_against_the_plane(plane, rest, work, tmp_path):
+    (tmp_path / "home").mkdir()
+    env = plane_env(plane, tmp_path / "home")
+    cc_yaml = yaml.safe_load((work / "example_compute_cluster_config.yaml").read_text())
+    np_yaml = yaml.safe_load((work / "example_nodepool_config.yaml").read_text())
+    dp_yaml = yaml.safe_load((work / "example_deployment_config.yaml").read_text())
+
+    # computecluster create / list
+    p = clarifai(
+        "computecluster",
+        "create",
+        CC_ID,
+        "--config",
+        "example_compute_cluster_config.yaml",
+        env=env,
+        cwd=work,
+    )
+    assert f"Compute Cluster with ID '{CC_ID}' is created" in p.stderr + p.stdout
+    assert "code: SUCCESS" in p.stderr + p.stdout
+    cc = rest.get_cluster(CC_ID)
+    assert (cc.region, cc.cloud_provider.id) == ("us-east-1", "aws")
+    rows = plain_table(clarifai("cc", "ls", env=env).stdout)
+    assert {
+        "ID": CC_ID,
+        "USER_ID": "me",
+        "DESCRIPTION": cc_yaml["compute_cluster"]["description"],
+    } in rows
+    assert sorted(r["ID"] for r in rows) == sorted(c.id for c in rest.list_clusters())
+
+    # nodepool create / list
+    p = clarifai(
+        "nodepool",
+        "create",
+        CC_ID,
+        NP_ID,
+        "--config",
+        "example_nodepool_config.yaml",
+        env=env,
+        cwd=work,
+    )
+    assert f"Nodepool with ID '{NP_ID}' is created" in p.stderr + p.stdout
+    np = rest.get_nodepool(CC_ID, NP_ID)
+    assert [t.id for t in np.instance_types] == ["g5.xlarge"]
+    assert (np.min_instances, np.max_instances) == (0, 1)
+    rows = plain_table(clarifai("np", "ls", CC_ID, env=env).stdout)
+    assert rows == [
+        {
+            "ID": NP_ID,
+            "USER_ID": "me",
+            "COMPUTE_CLUSTER_ID": CC_ID,
+            "DESCRIPTION": np_yaml["nodepool"]["description"],
+        }
+    ]
+
+    # deployment create / list
+    p = clarifai(
+        "deployment",
+        "create",
+        NP_ID,
+        DP_ID,
+        "--config",
+        "example_deployment_config.yaml",
+        env=env,
+        cwd=work,
+    )
+    assert f"Deployment with ID '{DP_ID}' is created" in p.stderr + p.stdout
+    model = dp_yaml["deployment"]["worker"]["model"]
+    rows = plain_table(clarifai("dp", "ls", NP_ID, env=env).stdout)
+    assert rows == [
+        {
+            "ID": DP_ID,
+            "MODEL_ID": model["id"],
+            "MODEL_VERSION": model["model_version"]["id"][:12],
+            "NODEPOOL_ID": NP_ID,
+            "COMPUTE_CLUSTER": CC_ID,
+        }
+    ]
+
+    # the simulated cloud runs an hour: the deployment has replicas
+    rest.advance_clock(3600)
+
+    # deployment get: the simulator's live/desired replicas, as our REST door reports them
+    out = clarifai("deployment", "get", DP_ID, env=env).stdout
+    metrics = raw_get(plane, f"/v2/users/me/deployments/{DP_ID}")["deployment"][
+        "deployment_metrics"
+    ]
+    live, desired = metrics.get("live_replicas", 0), metrics.get("desired_replicas", 0)
+    assert desired >= 1, metrics  # an hour of the simulator's traffic wants a replica
+    assert re.search(rf"Replicas \(live/desired\):\s+{live}/{desired}\b", out), out
+    ref = f"{model['user_id']}/{model['app_id']}/models/{model['id']}"
+    assert re.search(rf"Model:\s+{re.escape(ref)}\n", out), out
+    assert re.search(rf"Nodepool:\s+{NP_ID}\n", out) and re.search(
+        rf"Compute cluster:\s+{CC_ID}\n", out
+    )
+    assert re.search(r"Autoscale range:\s+0 - 1\n", out)
+
+    # list-instances: our catalog's types, with their specs
+    out = clarifai("list-instances", "--cloud", "aws", "--region", "us-east-1", env=env).stdout
+    rows = {r["--instance value"]: r for r in simple_table(out)}
+    ours = rest.list_instance_types("aws", "us-east-1")
+    assert sorted(rows) == sorted(t.id for t in ours)
+    for t in ours:
+        r, ci = rows[t.id], t.compute_info
+        assert (r["Cloud"], r["Region"], int(r["GPUs"])) == (
+            "aws",
+            "us-east-1",
+            ci.num_accelerators,
+        )
+        assert (r["CPU"], r["CPU Memory"]) == (ci.cpu_limit, ci.cpu_memory)
+
+    # deployment / nodepool / computecluster delete, each checked on the plane
+    out = clarifai("deployment", "delete", DP_ID, env=env).stdout
+    assert f"Deployment '{DP_ID}' deleted." in out
+    assert DP_ID not in [d.id for d in rest.list_deployments()]
+    clarifai("nodepool", "delete", CC_ID, NP_ID, env=env)
+    assert NP_ID not in [n.id for n in rest.list_nodepools(CC_ID)]
+    clarifai("computecluster", "delete", CC_ID, env=env)
+    assert CC_ID not in [c.id for c in rest.list_clusters()]
+
+
+def test_cli_get_of_a_missing_deployment_is_one_clear_error(plane, tmp_path):
+    (tmp_path / "home").mkdir()
+    p = clarifai(
+        "deployment", "get", "no-such-deployment", env=plane_env(plane, tmp_path / "home"), ok=False
+    )
+    assert p.returncode == 1
+    assert "Deployment 'no-such-deployment' not found." in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# deployment logs: the simulator's events
+
+
+def raw_post(plane, path: str, body: dict) -> dict:
+    r = httpx.post(
+        f"{plane.url}{path}", json=body, headers={"Authorization": f"Key {plane.token}"}, timeout=60
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _pool_with_deployment(
+    plane, suffix: str, model_user: str, version: str
+) -> tuple[str, str, str]:
+    """A cluster, nodepool and deployment from the SDK's example configs (ids suffixed, the
+    worker's model owner and version given), created over REST: only `logs` runs the CLI."""
+    load = lambda name: yaml.safe_load((CONFIGS / name).read_text())  # noqa: E731
+    cc = load("example_compute_cluster_config.yaml")["compute_cluster"]
+    np = load("example_nodepool_config.yaml")["nodepool"]
+    dp = load("example_deployment_config.yaml")["deployment"]
+    cc_id, np_id, dp_id = f"logs-cc-{suffix}", f"logs-np-{suffix}", f"logs-dp-{suffix}"
+    raw_post(plane, "/v2/users/me/compute_clusters", {"compute_clusters": [{**cc, "id": cc_id}]})
+    np.update(id=np_id, compute_cluster={"id": cc_id})
+    raw_post(plane, f"/v2/users/me/compute_clusters/{cc_id}/nodepools", {"nodepools": [np]})
+    dp.update(id=dp_id, nodepools=[{"id": np_id, "compute_cluster": {"id": cc_id}}])
+    dp["worker"]["model"].update(user_id=model_user, model_version={"id": version})
+    raw_post(plane, "/v2/users/me/deployments", {"deployments": [dp]})
+    return cc_id, np_id, dp_id
+
+
+def _expected_log_lines(rest, cc_id: str, np_id: str) -> list[str]:
+    """What `clarifai deployment logs --no-follow` prints of the pool's events: the first page
+    of 50 it asks for, each entry once (by url, else message), stripped, empty ones left out."""
+    events = rest.list_log_entries(cc_id, np_id, "runner.events", page=1, per_page=50)
+    assert events, "an hour of simulated cloud left no event"
+    seen, lines = set(), []
+    for e in events:
+        key = e.url or e.message[:100]
+        if key not in seen and e.message.strip():
+            seen.add(key)
+            lines.append(e.message.strip())
+    return lines
+
+
+def _logs(plane, home: Path, dp_id: str) -> list[str]:
+    home.mkdir(exist_ok=True)
+    env = plane_env(plane, home)
+    p = clarifai("deployment", "logs", dp_id, "--no-follow", "--log-type", "events", env=env)
+    return p.stdout.splitlines()
+
+
+def test_cli_deployment_logs_print_the_simulators_events(plane, rest, tmp_path):
+    cc_id, np_id, dp_id = _pool_with_deployment(plane, "own", "me", "ownversion1")
+    rest.advance_clock(3600)
+    lines = _logs(plane, tmp_path / "home", dp_id)
+    assert lines[0] == f"Streaming logs for model 'hello-world' (runner: {dp_id}-{np_id})..."
+    assert [line for line in lines[2:] if line] == _expected_log_lines(rest, cc_id, np_id)
+
+
+def test_cli_deployment_logs_of_the_sdk_examples_deployment(plane, rest, tmp_path):
+    """The SDK's example deploys a model owned by another user (python-grpc-tester): the CLI
+    then asks ListRunners and ListLogEntries with that user in user_app_id
+    (clarifai/cli/deployment.py: ``user_id = w.model.user_id or user_id``)."""
+    cc_id, np_id, dp_id = _pool_with_deployment(
+        plane, "sdk", "python-grpc-tester", "cf5a37cc5ea7444bbcc2b8fcf9d8e23d"
+    )
+    rest.advance_clock(3600)
+    lines = _logs(plane, tmp_path / "home", dp_id)
+    assert lines[0] == f"Streaming logs for model 'hello-world' (runner: {dp_id}-{np_id})..."
+    assert [line for line in lines[2:] if line] == _expected_log_lines(rest, cc_id, np_id)
