@@ -107,7 +107,12 @@ def test_per_page_and_page_bounds(http, client):
     ):
         assert http.get(path, params={"per_page": MAX_PER_PAGE}).status_code == 200
         assert http.get(path, params={"per_page": 1, "page": 1}).status_code == 200
-        for params in ({"per_page": MAX_PER_PAGE + 1}, {"per_page": 0}, {"page": 0}):
+        # proto3: 0 means unset, so page=0 / per_page=0 are the defaults (the first page)
+        key = path.rsplit("/", 1)[1]
+        first = [x["id"] for x in http.get(path).json()[key]]
+        for zeros in ({"per_page": 0}, {"page": 0}, {"page": 0, "per_page": 0}):
+            assert [x["id"] for x in http.get(path, params=zeros).json()[key]] == first, zeros
+        for params in ({"per_page": MAX_PER_PAGE + 1}, {"per_page": -1}, {"page": -1}):
             r = http.get(path, params=params)
             assert r.status_code == 400, (path, params, r.text)
             status = _status(r)

@@ -639,16 +639,17 @@ def test_deployments_crud_filters_and_one_per_model(http, ids):
     ]
     assert ok(http.get(f"/v2/users/me/deployments/{d1}"))["deployment"]["id"] == d1
 
-    # merge changes only what is given; desired_worker re-pins the version
+    # overwrite (the only action, as Clarifai's) replaces only what is given, each given field
+    # whole; desired_worker re-pins the version and worker reflects it
     merged = ok(
         http.patch(
             "/v2/users/me/deployments",
             json={
-                "action": "merge",
+                "action": "overwrite",
                 "deployments": [
                     {
                         "id": d1,
-                        "autoscale_config": {"max_replicas": 5},
+                        "autoscale_config": {"max_replicas": 5, "scale_up_delay_seconds": 300},
                         "desired_worker": {
                             "model": {
                                 "id": "m1",
@@ -662,27 +663,23 @@ def test_deployments_crud_filters_and_one_per_model(http, ids):
             },
         )
     )["deployments"][0]
-    assert (
-        merged["autoscale_config"]["max_replicas"] == 5
-        and merged["autoscale_config"]["scale_up_delay_seconds"] == 300
-    )
+    # a given field is replaced whole (the stored defaults' other delays are gone)
+    assert merged["autoscale_config"] == {"max_replicas": 5, "scale_up_delay_seconds": 300}
     assert merged["worker"]["model"]["model_version"]["id"] == "v2"
+    assert [n["id"] for n in merged["nodepools"]] == [n1]  # not given: kept
     assert listed(model_version_ids=["v2"]) == [d1]
-    # remove a nodepool from a deployment: validated (a deployment needs one)
-    fail(
-        http.patch(
-            "/v2/users/me/deployments",
-            json={
-                "action": "remove",
-                "deployments": [
-                    {"id": d1, "nodepools": [{"id": n1, "compute_cluster": {"id": cid}}]}
-                ],
-            },
-        ),
-        25901,
-        400,
-        "nodepools",
-    )
+    # merge and remove: Clarifai's words, nothing written
+    for action in ("merge", "remove"):
+        fail(
+            http.patch(
+                "/v2/users/me/deployments",
+                json={"action": action, "deployments": [{"id": d1, "description": "x"}]},
+            ),
+            25901,
+            400,
+            f"Unrecognized action '{action}'",
+        )
+    assert "description" not in ok(http.get(f"/v2/users/me/deployments/{d1}"))["deployment"]
     ok(http.request("DELETE", "/v2/users/me/deployments", json={"ids": [d1, d2]}))
     fail(http.get(f"/v2/users/me/deployments/{d1}"), 25900, 404)
 
@@ -887,7 +884,15 @@ BAD = [
         413,
         "limit",
     ),
-    ("per_page 0", "GET", "/v2/users/me/compute_clusters?per_page=0", None, 90400, 400, "per_page"),
+    (
+        "per_page -1",
+        "GET",
+        "/v2/users/me/compute_clusters?per_page=-1",
+        None,
+        90400,
+        400,
+        "per_page",
+    ),
     (
         "per_page 10^9",
         "GET",

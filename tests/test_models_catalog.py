@@ -87,8 +87,10 @@ def test_paging_walks_the_whole_catalog_once(server):
     total = len(CATALOG)
     assert sizes == [5, 5, total - 10, 0]
     assert seen == [f"{e['user_id']}/{e['app_id']}/{e['id']}" for e in CATALOG]
-    bad = get(server, "/v2/models", per_page=0)
+    bad = get(server, "/v2/models", per_page=-1)
     assert bad.status_code == 400 and "per_page" in bad.json()["status"]["description"]
+    # proto3: per_page=0 means unset, the default page size (128 > the catalog)
+    assert len(get(server, "/v2/models", per_page=0).json()["models"]) == total
 
 
 def test_get_model_and_its_versions_newest_first(server):

@@ -373,7 +373,7 @@ ROUTES: tuple[R, ...] = (
     R(
         "GET",
         _CC + "/{log_type}/logs",
-        observability.list_log_entries,
+        observability.list_log_entries_with_fields,
         "ListLogEntriesOfCluster",
         query=(*PAGING, "nodepool_id"),
         offload=True,

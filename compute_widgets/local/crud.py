@@ -47,6 +47,9 @@ class Kind:
     keep: tuple[str, ...]  # kept from the stored object by every PATCH
     structural: tuple[tuple[str, ...], ...]  # kept by overwrite when absent (groups)
     immutable: tuple[str, ...] = ()
+    # overwrite replaces only the fields the patch holds (deployments: what the SDK relies on);
+    # False: the given object replaces the stored one (see app's PATCH rules)
+    overwrite_given_only: bool = False
 
 
 CLUSTER = Kind(
@@ -79,9 +82,10 @@ DEPLOYMENT = Kind(
     C.DEPLOYMENT_DOES_NOT_EXIST,
     C.DEPLOYMENT_INVALID_ARGUMENT,
     C.DEPLOYMENT_INVALID_REQUEST,
-    ("overwrite", "merge", "remove"),
+    ("overwrite",),
     ("id", "user_id", "created_at"),
     (("worker",), ("nodepools", "deployment_nodepools")),
+    overwrite_given_only=True,
 )
 
 
@@ -128,6 +132,26 @@ def remove_wire(stored: dict[str, Any], parsed: dict[str, Any]) -> dict[str, Any
     return out
 
 
+def overlay_wire(
+    kind: Kind, stored: dict[str, Any], given: dict[str, Any], parsed: dict[str, Any]
+) -> dict[str, Any]:
+    """`overwrite` of a kind with `overwrite_given_only`: each top-level field present in
+    `given` (raw, snake) replaces the stored one whole (absent from `parsed` = zero, so
+    dropped); every other field is kept. A group (a deployment's nodepools /
+    deployment_nodepools) is replaced together when one of its fields is given."""
+    out = dict(stored)
+    for group in kind.structural:
+        if any(k in given for k in group):
+            for k in group:
+                out.pop(k, None)
+    for k in given:
+        if k in parsed:
+            out[k] = parsed[k]
+        else:
+            out.pop(k, None)
+    return out
+
+
 def overwrite_wire(kind: Kind, stored: dict[str, Any], parsed: dict[str, Any]) -> dict[str, Any]:
     out = dict(parsed)
     # to_wire() keeps empty resource lists: [] means absent here. Fields of one group (a
@@ -142,6 +166,7 @@ def merge_cascade(total: st.Cascade, part: st.Cascade) -> None:
     total.clusters += part.clusters
     total.nodepools += part.nodepools
     total.deployments += part.deployments
+    total.runners += part.runners
     for dep, nps in part.detached.items():
         if dep in total.deployments:
             continue
@@ -165,6 +190,8 @@ def describe(c: st.Cascade) -> dict[str, Any]:
         parts.append(
             f"{'deployment' if len(c.deployments) == 1 else 'deployments'} {quote(c.deployments)} (no nodepool left)"
         )
+    if c.runners:
+        parts.append(f"{'runner' if len(c.runners) == 1 else 'runners'} {quote(c.runners)}")
     text = "Deleted " + ", ".join(parts) + "."
     for dep, nps in c.detached.items():
         text += f" Deployment '{dep}' no longer uses nodepool {quote(nps)}."
@@ -319,6 +346,8 @@ def patched(
         new = merge_wire(stored, raw, parsed)
     elif action == "remove":
         new = remove_wire(stored, parsed)
+    elif kind.overwrite_given_only:
+        new = overlay_wire(kind, stored, raw, parsed)
     else:
         new = overwrite_wire(kind, stored, parsed)
     for k in kind.keep:
@@ -336,11 +365,13 @@ def patched(
 
 
 def action_of(kind: Kind, rq: Rq) -> str:
-    action = str(rq.body.get("action") or "overwrite").lower()
-    if action not in kind.actions:
+    raw = rq.body.get("action") or "overwrite"
+    action = str(raw).lower()
+    if action not in kind.actions:  # Clarifai's words for PatchDeployments (clarifai/cli/model.py)
         raise Fail(
             kind.invalid,
-            f"action '{action}' is not supported for {kind.name}s; use {' or '.join(repr(a) for a in kind.actions)}.",
+            f"Invalid action: Unrecognized action '{str(raw)[:40]}'. action: {kind.name}s take "
+            f"{' or '.join(repr(a) for a in kind.actions)}.",
         )
     return action
 

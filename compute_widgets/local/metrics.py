@@ -483,6 +483,30 @@ class MetricsEngine:
         ready = nodes.ever_ready or age >= pool.prov_s
         return nodes.total, NodepoolStatus.NODEPOOL_STATUS_READY if ready else NodepoolStatus.NODEPOOL_STATUS_PENDING
 
+    def deployment_replicas(self, user_id: str, cc_id: str, np_id: str) -> dict[str, tuple[int, int]]:
+        """deployment id -> (live replicas, desired replicas) on this nodepool now: the last
+        one-minute record of the simulation (what runners and deployment_metrics show)."""
+        key = (user_id, cc_id, np_id)
+        pool = self._pool(*key)
+        if pool is None:
+            return {}
+        target = self._target_step(pool, self.clock.timestamp())
+        with pool.lock:
+            seg = self._segment(key, pool, self._seg_index(pool.origin + target * STEP_S), target)
+            _, _, deps = seg.arrays()
+        live, want = _DEP_COLS["replicas"], _DEP_COLS["target_replicas"]
+        out = {}
+        for d in pool.deps.values():
+            if d.active_to != math.inf:
+                continue
+            rows = deps.get(d.slot)
+            last = rows[-1] if rows is not None and len(rows) else None
+            if last is None or np.isnan(last[live]):
+                out[d.id] = (0, 0)
+            else:  # replicas are fluid in the model: a starting one counts once it is whole
+                out[d.id] = (int(math.floor(last[live] + 1e-6)), int(math.ceil(last[want] - 1e-6)))
+        return out
+
     def _event_counts(self, key: tuple[str, str, str], pool: _Pool, now: float) -> list[tuple[int, int]]:
         """(segment, number of events) of every kept segment (complete ones are remembered)."""
         target = self._target_step(pool, now)

@@ -1,5 +1,6 @@
 """The observability handlers: PostMetricsQuery, ListMetricLabels, ListLogEntries (one function
-per RPC, ``handler(plane, rq) -> body``)."""
+per RPC, ``handler(plane, rq) -> body``; the cluster-level log binding keeps our richer
+entries for our own client, `list_log_entries_with_fields`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from compute_widgets.api import models as m
 from compute_widgets.api.errors import InvalidInput
+from compute_widgets.local import runners
 from compute_widgets.local import store as st
 from compute_widgets.local.crud import (
     SHARED_CLUSTER_ID,
@@ -16,7 +18,6 @@ from compute_widgets.local.crud import (
 )
 from compute_widgets.local.wire import (
     LOG_PER_PAGE,
-    MAX_PER_PAGE,
     C,
     Fail,
     Rq,
@@ -46,10 +47,35 @@ def post_metrics(plane: Plane, rq: Rq) -> dict[str, Any]:
             # a query over the retention or cost caps names its field: "query.resolution: ..."
             capped = type(e).__name__ == "QueryTooLarge"
             raise Fail(C.BAD_REQUEST, f"query.{e}." if capped else f"query: {e}") from None
-        wire = [s.to_wire() if hasattr(s, "to_wire") else s for s in series]
+        wire = _enum_labels_only([_wire_of(s) for s in series], query)
     else:
         wire, resolution = _store_node_counts(plane, rq.user, query)
     return {"data": {"matrix_data": {"series": wire}}, "resolution": resolution}
+
+
+def _label_str(label: Any) -> str:
+    """A label as its name: an enum member, its number (the wire) or a string."""
+    if isinstance(label, int) and not isinstance(label, bool):
+        try:
+            return m.MetricLabel(label).name
+        except ValueError:
+            return str(label)
+    name = getattr(label, "name", None) or str(label)
+    return name.upper() if name.upper() in m.MetricLabel.__members__ else name
+
+
+def _enum_labels_only(series: list[dict[str, Any]], query: Any) -> list[dict[str, Any]]:
+    """Series labels stay inside Clarifai's MetricLabel enum (a gRPC response cannot carry
+    another name). Our extension labels (DEPLOYMENT_ID on model metrics; ``series``,
+    ``capacity_type``, ``state`` on node counts) are kept only when the query itself named
+    them in a filter or a group-by, which only a JSON client can do. Dropping DEPLOYMENT_ID
+    merges no series: one deployment per model per nodepool, and MODEL_ID/NODEPOOL_ID stay."""
+    asked = {_label_str(f.label) for f in query.filters or []}
+    asked |= {_label_str(lb) for lb in (query.aggregate.labels if query.aggregate else [])}
+    keep = set(m.MetricLabel.__members__) | asked
+    for s in series:
+        s["labels"] = [lb for lb in s.get("labels") or [] if _label_str(lb.get("name")) in keep]
+    return series
 
 
 def _store_node_counts(plane: Plane, user: str, q: Any) -> tuple[list[dict[str, Any]], str]:
@@ -137,10 +163,60 @@ def list_metric_labels(plane: Plane, rq: Rq) -> dict[str, Any]:
 
 
 def list_log_entries(plane: Plane, rq: Rq) -> dict[str, Any]:
+    """ListLogEntries as Clarifai shapes it (every field a field of the clarifai-grpc message):
+    ``meta`` is the ComputeSourceMetadata of the source (user, cluster, nodepool, runner) and
+    each ``message`` starts with the event's RFC 3339 time (``clarifai deployment logs`` prints
+    messages only, and tells entries apart by their message). A deployment runner's
+    ``runner.events`` are the simulator's events of its nodepool (scale-up/down, preemption,
+    spot fallback, cold start); its ``runner`` log (model stdout on Clarifai) shows the same
+    lines, the only thing a simulated runner prints. A user runner has no log here."""
+    cc_id = rq.path.get("cc") or rq.q1("compute_cluster_id")
+    if not cc_id:
+        raise Fail(C.BAD_REQUEST, "compute_cluster_id: name the compute cluster of the logs.")
+    np_id = rq.path.get("np") or rq.q1("nodepool_id") or None
+    rid = rq.path.get("runner_id") or rq.q1("runner_id") or None
+    log_type = rq.path.get("log_type") or rq.q1("log_type") or ""
+    source: dict[str, Any] = {"user_app_id": {"user_id": rq.user}, "compute_cluster_id": cc_id}
+    events = log_type == "runner.events"
+    if rid:
+        if not np_id:
+            raise Fail(C.BAD_REQUEST, f"nodepool_id: name the nodepool of runner '{rid}'.")
+        _, dep = runners.find_runner(plane, rq.user, cc_id, np_id, rid)
+        source["runner_id"] = rid
+        events = dep is not None and log_type in ("runner", "runner.events")
+    if np_id:
+        source["nodepool_id"] = np_id
+    entries, page, per_page = _entries(plane, rq, cc_id, np_id, events)
+    out = []
+    for e in entries:
+        when = str((e.get("meta") or {}).get("timestamp") or "")
+        out.append(
+            {
+                "message": f"{when} {e.get('message', '')}".strip(),
+                "log_type": log_type,
+                "meta": source,
+            }
+        )
+    return {"log_entries": out, "page": page, "per_page": per_page}
+
+
+def list_log_entries_with_fields(plane: Plane, rq: Rq) -> dict[str, Any]:
+    """The cluster-level binding (what our client reads): each ``runner.events`` entry's
+    ``meta`` carries the event's fields (EVENT_COLUMNS: timestamp, kind, count,
+    capacity_type, reason), our JSON extension of ComputeSourceMetadata."""
     cc_id = rq.path["cc"]
     np_id = rq.path.get("np") or rq.q1("nodepool_id") or None
-    log_type = rq.path["log_type"]
-    per_page = rq.int_param("per_page", LOG_PER_PAGE, 1, MAX_PER_PAGE)
+    events = rq.path.get("log_type") == "runner.events"
+    entries, page, per_page = _entries(plane, rq, cc_id, np_id, events)
+    return {"log_entries": entries, "page": page, "per_page": per_page}
+
+
+def _entries(
+    plane: Plane, rq: Rq, cc_id: str, np_id: str | None, events: bool
+) -> tuple[list[dict[str, Any]], int, int]:
+    """(one page of the simulator's events of a nodepool or a whole cluster, oldest first,
+    page, per_page). Without a page the last one (the newest events)."""
+    per_page = rq.per_page(LOG_PER_PAGE)
     if np_id:
         plane.nodepool_or_fail(rq.user, cc_id, np_id)
         pools = [np_id]
@@ -151,12 +227,11 @@ def list_log_entries(plane: Plane, rq: Rq) -> dict[str, Any]:
             if cc_id != SHARED_CLUSTER_ID
             else []
         )
-    if log_type != "runner.events" or plane.metrics is None or not pools:
-        page = rq.int_param("page", 1, 1, 10**9)
-        return {"log_entries": [], "page": page, "per_page": per_page}
+    if not events or plane.metrics is None or not pools:
+        return [], rq.page(1), per_page
     if len(pools) == 1:
         count = int(plane.metrics.events_count(rq.user, cc_id, pools[0]))
-        page = rq.int_param("page", max(1, math.ceil(count / per_page)), 1, 10**9)
+        page = rq.page(max(1, math.ceil(count / per_page)))
         entries = plane.metrics.events(rq.user, cc_id, pools[0], page, per_page)
     else:  # a whole cluster: every nodepool's events, merged by time
         check = getattr(plane.metrics, "check_log_cost", None)
@@ -171,9 +246,9 @@ def list_log_entries(plane: Plane, rq: Rq) -> dict[str, Any]:
             if count:
                 entries += plane.metrics.events(rq.user, cc_id, np, 1, count)
         entries.sort(key=lambda e: str((_wire_of(e).get("meta") or {}).get("timestamp", "")))
-        page = rq.int_param("page", max(1, math.ceil(len(entries) / per_page)), 1, 10**9)
+        page = rq.page(max(1, math.ceil(len(entries) / per_page)))
         entries = entries[(page - 1) * per_page : page * per_page]
-    return {"log_entries": [_wire_of(e) for e in entries], "page": page, "per_page": per_page}
+    return [_wire_of(e) for e in entries], page, per_page
 
 
 def _wire_of(x: Any) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from compute_widgets.local.crud import (
     patched,
     problems_of,
 )
+from compute_widgets.local.runners import with_metrics
 from compute_widgets.local.wire import (
     C,
     Fail,
@@ -163,7 +164,19 @@ def delete_clusters(plane: Plane, rq: Rq) -> dict[str, Any]:
 # -- nodepools -------------------------------------------------------------------------------
 
 
+def _no_active_usage(rq: Rq) -> None:
+    """ListNodepools/GetNodepool ``active_usage``: Clarifai documents no meaning for it, so a
+    true value is refused by name rather than ignored (false = unset in proto3)."""
+    if rq.flag("active_usage"):
+        raise Fail(
+            C.NODEPOOL_INVALID_ARGUMENT,
+            "active_usage: the local control plane does not report nodepool usage this way; "
+            "omit active_usage (PostMetricsQuery gives each nodepool's node count and utilization).",
+        )
+
+
 def list_nodepools(plane: Plane, rq: Rq) -> dict[str, Any]:
+    _no_active_usage(rq)
     page, per_page = rq.paging()
     cc_id = rq.path.get("cc")
     if cc_id is not None:
@@ -173,6 +186,7 @@ def list_nodepools(plane: Plane, rq: Rq) -> dict[str, Any]:
 
 
 def get_nodepool(plane: Plane, rq: Rq) -> dict[str, Any]:
+    _no_active_usage(rq)
     np = plane.nodepool_or_fail(rq.user, rq.path["cc"], rq.path["np"])
     return {"nodepool": plane.live(rq.user, np)}
 
@@ -331,16 +345,38 @@ def post_nodepool_status(plane: Plane, rq: Rq) -> dict[str, Any]:
 
 
 def list_deployments(plane: Plane, rq: Rq) -> dict[str, Any]:
+    """Filters (ANDed): nodepool_id, compute_cluster_id, and the worker's version:
+    ``model_version_ids`` or ``workflow_version_ids`` (a worker is a model or a workflow, so a
+    deployment matches either list). ``scheduling_priorities`` is refused by name: deployments
+    here have no scheduling priority to filter on."""
+    if rq.values("scheduling_priorities"):
+        raise Fail(
+            C.DEPLOYMENT_INVALID_ARGUMENT,
+            "scheduling_priorities: the local control plane does not filter deployments by "
+            "scheduling priority; omit scheduling_priorities.",
+        )
     page, per_page = rq.paging()
-    items = plane.store.deployments_wire(
-        rq.user,
-        (page - 1) * per_page,
-        per_page,
-        nodepool_id=rq.q1("nodepool_id") or None,
-        compute_cluster_id=rq.q1("compute_cluster_id") or None,
-        model_version_ids=[v for v in rq.query.get("model_version_ids", []) if v] or None,
+    models, flows = rq.values("model_version_ids"), rq.values("workflow_version_ids")
+    where = dict(
+        nodepool_id=rq.path.get("np") or rq.q1("nodepool_id") or None,
+        compute_cluster_id=rq.path.get("cc") or rq.q1("compute_cluster_id") or None,
     )
-    return {"deployments": items}
+    if not flows:
+        items = plane.store.deployments_wire(
+            rq.user, (page - 1) * per_page, per_page, model_version_ids=models or None, **where
+        )
+    else:  # rare: filtered here, not in SQL
+        items = [
+            d
+            for d in plane.store.deployments_wire(rq.user, **where)
+            if st.model_version_id(d) in models or _workflow_version(d) in flows
+        ][(page - 1) * per_page : page * per_page]
+    return {"deployments": with_metrics(plane, rq.user, items)}
+
+
+def _workflow_version(d: dict[str, Any]) -> str:
+    flow = (d.get("worker") or {}).get("workflow") or {}
+    return str((flow.get("version") or {}).get("id") or "") if isinstance(flow, dict) else ""
 
 
 def get_deployment(plane: Plane, rq: Rq) -> dict[str, Any]:
@@ -350,7 +386,7 @@ def get_deployment(plane: Plane, rq: Rq) -> dict[str, Any]:
             C.DEPLOYMENT_DOES_NOT_EXIST,
             f"Deployment '{rq.path['dep']}' not found for user '{rq.user}'.",
         )
-    return {"deployment": d}
+    return {"deployment": with_metrics(plane, rq.user, [d])[0]}
 
 
 def _validate_deployment(plane: Plane, user: str, model: Any, prefix: str) -> tuple[int, list[str]]:

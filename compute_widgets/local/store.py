@@ -85,6 +85,12 @@ CREATE INDEX IF NOT EXISTS deployment_nodepools_by_nodepool
     ON deployment_nodepools(user_id, cluster_id, nodepool_id);
 CREATE UNIQUE INDEX IF NOT EXISTS one_deployment_per_model_per_nodepool
     ON deployment_nodepools(user_id, cluster_id, nodepool_id, model_key) WHERE model_key != '';
+CREATE TABLE IF NOT EXISTS runners(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id TEXT NOT NULL, cluster_id TEXT NOT NULL, nodepool_id TEXT NOT NULL, id TEXT NOT NULL,
+    created_at REAL NOT NULL, modified_at REAL NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE(user_id, id));
 """
 
 # Nodepool fields whose change is a new revision for the metrics engine.
@@ -143,6 +149,7 @@ class Cascade:
     clusters: list[str] = field(default_factory=list)
     nodepools: list[tuple[str, str]] = field(default_factory=list)  # (cluster id, nodepool id)
     deployments: list[str] = field(default_factory=list)  # deleted: no nodepool left
+    runners: list[str] = field(default_factory=list)  # user runners of deleted nodepools
     detached: dict[str, list[str]] = field(default_factory=dict)  # deployment -> nodepools removed
 
 
@@ -235,7 +242,11 @@ class Store:
         _check_integrity(self.path)
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
-        for suffix in ("", "-wal", "-shm"):  # cluster keys live here: owner-only, whatever the umask
+        for suffix in (
+            "",
+            "-wal",
+            "-shm",
+        ):  # cluster keys live here: owner-only, whatever the umask
             with contextlib.suppress(OSError):
                 os.chmod(f"{self.path}{suffix}", 0o600)
         with self.transaction():
@@ -575,7 +586,73 @@ class Store:
             "DELETE FROM nodepool_revisions WHERE user_id=? AND cluster_id=? AND nodepool_id=?",
             (user_id, cluster_id, nodepool_id),
         )
+        out.runners += [r["id"] for r in self.runners_wire(user_id, cluster_id, nodepool_id)]
+        c.execute(
+            "DELETE FROM runners WHERE user_id=? AND cluster_id=? AND nodepool_id=?",
+            (user_id, cluster_id, nodepool_id),
+        )
         out.nodepools.append((cluster_id, nodepool_id))
+
+    # -- user runners (PostRunners; deployments' runners are derived, never stored) -----------
+
+    def runner_wire(self, user_id: str, runner_id: str) -> dict[str, Any] | None:
+        row = self._one("SELECT data FROM runners WHERE user_id=? AND id=?", (user_id, runner_id))
+        return json.loads(row[0]) if row else None
+
+    def runners_wire(
+        self, user_id: str, cluster_id: str | None = None, nodepool_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """User runners, oldest first, of one nodepool / cluster or all (None = any)."""
+        where, args = ["user_id=?"], [user_id]
+        if cluster_id:
+            where.append("cluster_id=?")
+            args.append(cluster_id)
+        if nodepool_id:
+            where.append("nodepool_id=?")
+            args.append(nodepool_id)
+        rows = self._all(
+            f"SELECT data FROM runners WHERE {' AND '.join(where)} ORDER BY seq", tuple(args)
+        )
+        return [json.loads(r[0]) for r in rows]
+
+    def write_runner(
+        self,
+        user_id: str,
+        cluster_id: str,
+        nodepool_id: str,
+        runner: dict[str, Any],
+        now: datetime | None = None,
+        *,
+        update: bool = False,
+    ) -> dict[str, Any]:
+        """Insert (DuplicateId when the id is taken) or replace a user runner."""
+        ts, stamp = self._ts(now)
+        data = {k: v for k, v in runner.items() if k not in ("created_at", "modified_at")}
+        with self.transaction() as c:
+            if update:
+                old = self.runner_wire(user_id, data["id"])
+                if old is None:
+                    raise KeyError(data["id"])
+                data["created_at"], data["modified_at"] = old["created_at"], stamp
+                c.execute(
+                    "UPDATE runners SET data=?, modified_at=? WHERE user_id=? AND id=?",
+                    (_dumps(data), ts, user_id, data["id"]),
+                )
+                return data
+            data["created_at"] = data["modified_at"] = stamp
+            try:
+                c.execute(
+                    "INSERT INTO runners(user_id, cluster_id, nodepool_id, id, created_at, "
+                    "modified_at, data) VALUES (?,?,?,?,?,?,?)",
+                    (user_id, cluster_id, nodepool_id, data["id"], ts, ts, _dumps(data)),
+                )
+            except sqlite3.IntegrityError:
+                raise DuplicateId(f"Runner '{data['id']}' already exists.") from None
+        return data
+
+    def delete_runner(self, user_id: str, runner_id: str) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM runners WHERE user_id=? AND id=?", (user_id, runner_id))
 
     # -- deployments ---------------------------------------------------------------------------
 

@@ -139,9 +139,34 @@ class Rq:
         return value
 
     def paging(self, default_per_page: int = DEFAULT_PER_PAGE) -> tuple[int, int]:
-        page = self.int_param("page", 1, 1, 10**9)
-        per_page = self.int_param("per_page", default_per_page, 1, MAX_PER_PAGE)
-        return page, per_page
+        """(page, per_page); 0 means unset (proto3: a gRPC client cannot send "absent" for an
+        int, so page=0 / per_page=0 arrive for "the default")."""
+        return self.page(1), self.per_page(default_per_page)
+
+    def page(self, default: int) -> int:
+        return self.int_param("page", default, 0, 10**9) or default
+
+    def per_page(self, default: int) -> int:
+        return self.int_param("per_page", default, 0, MAX_PER_PAGE) or default
+
+    def flag(self, key: str) -> bool:
+        """A bool request field from the query or body (proto3: false and absent are one)."""
+        raw = self.q1(key) if key in self.query else self.body.get(key)
+        if raw is None or raw is False or raw == "":
+            return False
+        if raw is True or str(raw).lower() in ("true", "1"):
+            return True
+        if str(raw).lower() in ("false", "0"):
+            return False
+        raise Fail(C.BAD_REQUEST, f"{key} must be true or false, got {str(raw)[:40]!r}.")
+
+    def values(self, key: str) -> list[str]:
+        """A repeated request field (query keys repeat; a body gives a list), empties dropped."""
+        raw = self.query.get(key) if key in self.query else self.body.get(key)
+        if raw is None:
+            return []
+        items = raw if isinstance(raw, list) else [raw]
+        return [str(v) for v in items if v not in (None, "")]
 
 
 def parse_query(request: Request) -> dict[str, list[str]]:
