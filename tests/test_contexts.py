@@ -114,6 +114,31 @@ def test_the_real_cli_reads_and_switches_what_write_context_wrote(home):
     assert found.contexts["prod"].pat.reveal() == PAT_A
 
 
+def test_contexts_the_real_login_and_create_context_wrote_against_the_local_plane(
+    home, server, monkeypatch
+):
+    # both commands verify the PAT with GetUser over gRPC: the local plane's gRPC door answers
+    door = server.grpc_url
+    assert door.startswith("http://127.0.0.1:"), door
+    _cli(home, "config", "create-context", "loc", "--base-url", door, "--pat", server.token,
+         "--user-id", "me")  # fmt: skip
+    _cli(home, "login", door, "--pat", server.token, "--context", "lg")
+    found = read_contexts()
+    assert found.current == "lg"  # login makes its context current, create-context does not
+    assert sorted(found.contexts) == ["default", "lg", "loc"]  # + the CLI's bootstrap default
+    for name in ("lg", "loc"):
+        ctx = found.contexts[name]
+        assert (ctx.api_base, ctx.user_id, ctx.pat.reveal()) == (door, "me", server.token)
+    empty = found.contexts["default"]  # written with CLARIFAI_PAT: '' and CLARIFAI_USER_ID: ''
+    assert (empty.pat, empty.user_id) == (None, None)
+    # connect() knows the gRPC door as the local plane and goes to its REST door
+    monkeypatch.setenv("COMPUTE_WIDGETS_DATA_DIR", str(server.data_dir))
+    got = Settings.resolve()
+    assert (got.api_base, got.pat, got.local, got.context) == (server.url, server.token, True, "lg")
+    with got.client() as client:  # and the REST door takes the runtime file's token
+        assert client.is_local and "aws" in {p.id for p in client.list_cloud_providers()}
+
+
 def test_write_context_is_private_atomic_and_keeps_the_rest(home):
     path = config_path()
     path.parent.mkdir(parents=True)
