@@ -602,6 +602,16 @@ class WireModel(BaseModel):
             elif value > UINT32_MAX:
                 out.append(Problem(field, f"{field} ({_show_int(value)}) does not fit the wire's "
                                           f"uint32: use 0 to {UINT32_MAX}"))
+        # enums are open on the way in (a newer server's value still parses), closed for input:
+        # a number the enum lacks (gRPC carries it as is) is named, not stored
+        for name, enum in self._enum_fields.items():
+            value = getattr(self, name)
+            values = value if isinstance(value, list) else [value]
+            known = {int(m) for m in enum}
+            for i, v in enumerate(values):
+                if isinstance(v, int) and int(v) not in known:
+                    field = at + self._plan[name][0] + (f"[{i}]" if isinstance(value, list) else "")
+                    out.append(Problem(field, f"{field} must be one of {enum.choices()}, got {int(v)}"))
         return out
 
     def __repr_args__(self) -> Any:

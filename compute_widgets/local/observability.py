@@ -37,9 +37,10 @@ def post_metrics(plane: Plane, rq: Rq) -> dict[str, Any]:
         raise Fail(
             C.BAD_REQUEST, "; ".join(f"query.{p.field}: {p.message}" for p in e.problems) + "."
         ) from None
-    if not int(query.metric_type or 0):
+    if int(query.metric_type or 0) not in {int(t) for t in m.MetricType if int(t)}:
         names = ", ".join(t.name for t in m.MetricType if int(t))
-        raise Fail(C.BAD_REQUEST, f"query.metric_type: choose one of {names}.")
+        got = f", got {int(query.metric_type)}" if int(query.metric_type or 0) else ""
+        raise Fail(C.BAD_REQUEST, f"query.metric_type: choose one of {names}{got}.")
     if plane.metrics is not None:
         try:
             series, resolution = plane.metrics.query(rq.user, query)
