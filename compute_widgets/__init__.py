@@ -39,6 +39,7 @@ _LAZY = {
     "ComputeBrowser": "compute_widgets.widgets",
     "Planner": "compute_widgets.widgets",
     "simulate": "compute_widgets.sim",
+    "recommend": "compute_widgets.rightsize",
     "charts": "compute_widgets.charts",
 }
 

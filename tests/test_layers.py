@@ -3,6 +3,7 @@
 - api/ and sim/ import nothing else of compute_widgets;
 - local/ imports only compute_widgets.api (its public modules: models, errors...) and
   compute_widgets.sim (the package's public names);
+- rightsize/ imports only compute_widgets.api and compute_widgets.sim (its public names);
 - charts/ imports no widgets/, magics/ or local/;
 - widgets/ and magics/ import no local/ module except local.runtime (to start a server),
   widgets/ no magics/;
@@ -25,7 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent / "compute_widgets"
 TOP = "compute_widgets"
-PACKAGES = ("api", "sim", "local", "charts", "widgets", "magics", "lab")
+PACKAGES = ("api", "sim", "local", "charts", "widgets", "magics", "lab", "rightsize")
 
 # (importer, imported) -> the issue 14 line whose commit removes it
 ALLOWLIST: dict[tuple[str, str], str] = {}
@@ -96,6 +97,10 @@ def broken_rule(importer: str, imported: str) -> str | None:
         return "local/ imports only compute_widgets.api and compute_widgets.sim"
     if src_pkg == "local" and dst_pkg == "sim" and len(dst) > 1:
         return "local/ imports the simulator's public names (compute_widgets.sim) only"
+    if src_pkg == "rightsize" and dst_pkg not in ("api", "sim"):
+        return "rightsize/ imports only compute_widgets.api and compute_widgets.sim"
+    if src_pkg == "rightsize" and dst_pkg == "sim" and len(dst) > 1:
+        return "rightsize/ imports the simulator's public names (compute_widgets.sim) only"
     if src_pkg == "charts" and dst_pkg in ("widgets", "magics", "local"):
         return f"charts/ imports no {dst_pkg}/"
     if src_pkg in ("widgets", "magics") and dst_pkg == "local" and dst[:2] != ["local", "runtime"]:
@@ -191,6 +196,10 @@ def test_a_clean_tree_passes(tmp_path):
         ("_top.py", "from compute_widgets.api._base import Call\n", "compute_widgets.api._base", "private"),
         ("widgets/w.py", "import importlib\nimportlib.import_module('compute_widgets.sim._kernel')\n",
          "compute_widgets.sim._kernel", "private"),
+        ("rightsize/r.py", "from compute_widgets.widgets import Planner\n", "compute_widgets.widgets",
+         "rightsize/ imports only"),
+        ("rightsize/r.py", "from compute_widgets.sim._run import simulate\n", "compute_widgets.sim._run",
+         "private"),
         ("magics/m.py", "from compute_widgets.api.models import _snake\n",
          "compute_widgets.api.models._snake", "private"),
         ("lab/h.py", "from compute_widgets.local.store import Store\n", "compute_widgets.local.store",

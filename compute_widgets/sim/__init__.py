@@ -14,6 +14,9 @@ The runner API, public so no one reads the kernel's private arrays: `PoolRunner.
 records whose columns are named by POOL_RECORD_COLUMNS and DEPLOYMENT_COLUMNS (split with
 `pool_records`/`deployment_records`), `events_records` turns its event rows into dicts with the
 EVENT_COLUMNS, `node_counts()`, `deactivate(slot)`, `configure(pool, deployments)`.
+`EVENT_KINDS` names the kinds by their code in the kernel's event rows (column 1), for
+counting events of a batch without building dicts. `simulate_batch(..., seeds=, workload=)`
+runs many pools over one shared trace (the right-sizing search).
 `warm_up()` compiles the kernel (or loads it from the cache), `is_warm()` says whether that
 happened in this process. Spans are seconds (numbers): the one duration grammar for strings
 is compute_widgets.api.models.parse_duration, which sim cannot import.
@@ -43,6 +46,7 @@ _numba_cache_dir()
 from ._run import (  # noqa: E402
     DEPLOYMENT_COLUMNS,
     EVENT_COLUMNS,
+    EVENT_KINDS,
     POOL_RECORD_COLUMNS,
     BatchResult,
     NodeCounts,
@@ -78,6 +82,7 @@ __all__ = [
     "POOL_RECORD_COLUMNS",
     "DEPLOYMENT_COLUMNS",
     "EVENT_COLUMNS",
+    "EVENT_KINDS",
     "warm_up",
     "is_warm",
 ]

@@ -6,6 +6,7 @@ resumed step for step (the local control plane advances each nodepool to "now" i
     pp[P, NPP]        pool parameters            ps[P, NPS]          pool state
     dp[P, D, NDP]     deployment parameters      ds[P, D, NDS]       deployment state
     ring[P, 3, R]     pending spot / pending on-demand / draining nodes, by absolute step % R
+    trace[P or 1, D, n]  requests/s per step of traced deployments (one row: shared by all pools)
     out[P, rows, NOUT_POOL + D*NOUT_DEP]   records (one per `rec` steps)
     ev[P, EMAX, 5]    events (abs step, kind, count, capacity, reason); ev_n[P] how many
 
@@ -279,7 +280,10 @@ def _run_pool(p, pp, dp, ps, ds, ring, trace, step0, n, dt, origin, rec, out, ev
                 continue
             st = 16 + 8 * d
             if dp[p, d, D_TRACE] > 0.5:
-                lam = trace[p, d, i]
+                if trace.shape[0] == 1:  # one row shared by every pool (simulate_batch)
+                    lam = trace[0, d, i]
+                else:
+                    lam = trace[p, d, i]
             else:
                 lam = dp[p, d, D_BASE] * (
                     1.0 + dp[p, d, D_AMP] * math.cos(2.0 * math.pi * (hour - dp[p, d, D_PEAK]) / 24.0)

@@ -36,6 +36,8 @@ HISTORY_COLUMNS = (
 )  # fmt: skip
 # the one event schema, as api's EVENT_COLUMNS (sim imports no api: tests/test_layers.py ties them)
 EVENT_COLUMNS = ("timestamp", "kind", "count", "capacity_type", "reason", "message")
+# event kinds by their code in the kernel's event rows [step, kind, count, capacity, reason]
+EVENT_KINDS: tuple[str, ...] = K.KINDS
 # The kernel's record layout by name (PoolRunner.advance returns rows of these): the pool's
 # columns, then DEPLOYMENT_COLUMNS once per deployment slot. Users index by name, never by
 # the kernel's O_/Q_ constants.
@@ -530,6 +532,7 @@ class BatchResult:
     origin: float
     step: float
     record_every: int
+    event_counts: np.ndarray | None = None  # events per pool, including any beyond max_events
 
 
 def simulate_batch(
@@ -541,10 +544,24 @@ def simulate_batch(
     start: datetime | None = None,
     record_every: int = 6,
     parallel: bool = True,
+    *,
+    seeds: list[int] | None = None,
+    workload: Workload | None = None,
+    max_events: int | None = None,
 ) -> BatchResult:
     """Many nodepools in one call, vectorised over pools (numba prange over both cores).
 
-    Pool i uses seed + i. Traces are not supported here (use simulate()).
+    Pool i uses seed + i, or ``seeds[i]`` when given (the same seed in several pools gives them
+    the same random draws: common random numbers for comparing settings).
+    `workload`, as in simulate(), replaces every deployment's own; its ``trace`` is turned into
+    per-step rates once and shared by every pool (each deployment gets the whole rate, as in
+    simulate()), so pool i gives the same records as ``simulate(pools[i], deployments[i],
+    workload, seed=seeds[i], record_every=...)``. Traces of single deployments are refused (they
+    would be one copy per pool): pass the shared one as `workload`.
+    `max_events`: event rows kept per pool (default max(256, steps // 20)); the kernel counts
+    beyond it (``events[i]`` holds the first ones).
+    `parallel=False` runs the pools one after another on this thread, without the GIL: what a
+    thread pool's tasks should use (numba's workqueue layer refuses concurrent parallel calls).
     """
     P = len(pools)
     D = max([len(d) for d in deployments] + [1])
@@ -552,27 +569,34 @@ def simulate_batch(
     n = int(round(seconds(duration) / dt))
     n -= n % record_every
     origin = _epoch(start)
+    if seeds is not None and len(seeds) != P:
+        raise ValueError(f"seeds has {len(seeds)} values for {P} pools: give one seed per pool")
     worst = max([max(p.provisioning_delay_s, p.spot_notice_s, p.backoff_max_s) for p in pools] + [900.0])
     R = int(math.ceil(worst / dt)) + 2
     pp = np.zeros((P, K.NPP))
     dp = np.zeros((P, D, K.NDP))
     for i, (pool, deps) in enumerate(zip(pools, deployments, strict=True)):
-        pp[i] = pool_params(pool, seed + i, len(deps), dt)
+        deps = list(deps) or ([DeploymentSpec(workload=workload)] if workload is not None else [])
+        pp[i] = pool_params(pool, seed + i if seeds is None else seeds[i], len(deps), dt)
         for j, d in enumerate(deps):
-            if d.workload.trace is not None:
-                raise ValueError("simulate_batch does not take traces; use simulate()")
-            dp[i, j] = deployment_params(d, pool, len(deps))
+            if workload is None and d.workload.trace is not None:
+                raise ValueError("simulate_batch takes a trace shared by every pool only: pass it as workload=Workload(trace=...)")
+            dp[i, j] = deployment_params(d, pool, len(deps), workload)
+    if workload is not None and workload.trace is not None:
+        trace = np.repeat(trace_rates(workload.trace, origin, 0, n, dt)[None, None, :], D, axis=1)
+    else:
+        trace = np.zeros((1, D, 1))
     ps = np.zeros((P, K.NPS))
     ps[:, K.S_LAST_UP] = -1e18
     ds = np.zeros((P, D, K.NDS))
     ring = np.zeros((P, 3, R))
     out = np.zeros((P, n // record_every, K.NOUT_POOL + D * K.NOUT_DEP), dtype=np.float32)
-    ev = np.zeros((P, max(256, n // 20), K.EV_COLS))
+    ev = np.zeros((P, max(1, max_events) if max_events is not None else max(256, n // 20), K.EV_COLS))
     ev_n = np.zeros(P, dtype=np.int64)
     run = K.run_parallel if parallel else K.run_serial
-    run(pp, dp, ps, ds, ring, np.zeros((P, D, 1)), 0, n, dt, origin, record_every, out, ev, ev_n)
+    run(pp, dp, ps, ds, ring, trace, 0, n, dt, origin, record_every, out, ev, ev_n)
     events = [ev[i, : min(int(ev_n[i]), ev.shape[1])].copy() for i in range(P)]
-    return BatchResult(out, events, list(pools), origin, dt, record_every)
+    return BatchResult(out, events, list(pools), origin, dt, record_every, ev_n.copy())
 
 
 def warm_up() -> None:
