@@ -22,6 +22,7 @@ from ._base import (
     field_message,
     html_table,
     labelled,
+    one_line,
     resolve_client,
     set_message,
     show_figures,
@@ -45,6 +46,70 @@ SHARED_CLUSTER_NOTE = (
     "Clarifai's default shared (serverless) compute: Clarifai's own models run here with no "
     "setup and scale automatically. Your own models need a dedicated cluster."
 )
+
+
+class RightsizeHint(ViewBase):
+    """The nodepool page's one line from ``rightsize.provisioning_hint`` (issue 16): over- or
+    under-provisioned by its recorded history, with the saving or the latency it would buy.
+
+    It runs on its own runner after the page is shown (the page never waits for it) and stays
+    empty when the history says nothing or the hint cannot be computed: a nicety, not a
+    feature, so a failure is kept in ``error`` and never shown as an error line.
+    """
+
+    def __init__(self, client: Any) -> None:
+        super().__init__()
+        self.client = client
+        self.line = W.HTML()
+        self.line.add_class("cw-rightsize-hint")
+        self.children = [self.line]
+        self.text: str | None = None
+        self.error = ""
+        self.key: tuple[str, str] | None = None  # the pool on screen
+        self._started: tuple[str, str] | None = None  # the pool of the last call started
+
+    def clear(self) -> None:
+        self.key, self.text, self.error, self.line.value = None, None, "", ""
+
+    def load(self, cluster_id: str, nodepool_id: str) -> Any:
+        """Compute the hint of a nodepool (a task in a kernel: the page is already shown)."""
+        self.clear()
+        self.key = (cluster_id, nodepool_id)
+        return self._start()
+
+    def _start(self) -> Any:
+        if self.runner.busy or self.key is None:  # the call in flight restarts it when over
+            return None
+        self._started = key = self.key
+
+        def hint() -> str | None:
+            from compute_widgets.rightsize import provisioning_hint
+
+            return provisioning_hint(self.client, *key)
+
+        def done(text: str | None, _seconds: float) -> None:
+            if self.key == key:  # the user may have moved to another page meanwhile
+                self.show(text)
+
+        def failed(exc: BaseException) -> None:
+            if self.key == key:
+                self.error = one_line(exc)
+
+        return self.runner.run(hint, busy="", done=done, failed=failed)
+
+    def _sync_buttons(self) -> None:
+        # called when a call ends: another pool was opened meanwhile -> compute its hint now
+        if not self.runner.busy and self.key is not None and self._started != self.key:
+            self._start()
+
+    def show(self, text: str | None) -> None:
+        self.text = text
+        self.line.value = (
+            f"<span style='font-size:95%'>💡 {esc(text)} — <i>Planner → Right-size</i> or "
+            f"<code>%compute recommend {esc(' '.join(self.key or ()))}</code></span>"
+            if text
+            else ""
+        )
 
 
 def _status_text(np: Any) -> str:
@@ -200,9 +265,11 @@ class ComputeBrowser(ViewBase):
         # drawn, and a content-sized container (the page's widest row, ~400 px) shrank it
         self.charts = W.Output(layout=W.Layout(width="100%", min_width=f"{CHART_WIDTH_PX}px"))
         self.charts.add_class("cw-charts")
+        self.hint = RightsizeHint(self.client)
         self.nodepool_page = W.VBox(
             [
                 self.nodepool_info,
+                self.hint,
                 W.HTML("<b>Edit autoscaling</b>"),
                 labelled("Node range", self.edit_min, W.HTML("&nbsp;to&nbsp;"), self.edit_max),
                 self.edit_spot,
@@ -303,7 +370,7 @@ class ComputeBrowser(ViewBase):
         return self.open_clusters()
 
     def _subviews(self) -> list[ViewBase]:
-        return [self.wizard] if self.wizard is not None else []
+        return [self.hint] + ([self.wizard] if self.wizard is not None else [])
 
     def _sync_buttons(self) -> None:
         busy = self.runner.busy
@@ -602,6 +669,7 @@ class ComputeBrowser(ViewBase):
         self._render_breadcrumb()
         self._sync_buttons()
         self._render_clock_note()
+        self.hint.load(cc.id, np.id)  # after the page is on screen: it never waits for the hint
         return (
             f"Nodepool {np.id}: {plural(np.node_count, 'node')}, "
             f"{plural(len(self.deployments), 'deployment')} ({took(seconds)})"

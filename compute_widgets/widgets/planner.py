@@ -1,4 +1,5 @@
-"""Planner: what-if for a nodepool — simulate a proposed range / spot / instance type before paying.
+"""Planner: what-if for a nodepool — simulate a proposed range / spot / instance type before paying —
+and its *Right-size* step (widgets/_rightsize.py): the cheapest settings meeting a p95 target.
 
 The simulation (compute_widgets.sim) runs in the executor through the widget's Runner, so the
 kernel stays responsive; the result is ``charts.compare`` of current vs proposed and the KPI
@@ -24,6 +25,7 @@ from ._base import (
     show_figures,
     took,
 )
+from ._rightsize import RightsizeStep
 from .wizard import _nodepool_ref
 
 if TYPE_CHECKING:
@@ -89,6 +91,7 @@ class Planner(ViewBase):
         self.chart.add_class("cw-charts")
         for w in (self.instance_type, self.min_nodes, self.max_nodes, self.spot):
             w.observe(self._on_field, names="value")
+        self.rightsize = RightsizeStep(self)  # the Right-size step (issue 16)
 
         rows: list[W.Widget] = [W.HTML("<h3 style='margin:4px 0'>What-if planner</h3>")]
         if nodepool is None:
@@ -106,6 +109,7 @@ class Planner(ViewBase):
             self.status,
             self.kpi_table,
             self.chart,
+            self.rightsize,
         ]
         self.children = rows
         if nodepool is None:
@@ -133,20 +137,19 @@ class Planner(ViewBase):
             self._open(change["new"])
 
     def _open(self, nodepool: Any) -> None:
+        np_id = _nodepool_ref(nodepool)[1]
+        self.runner.run(self._fetch, nodepool, busy=f"Loading nodepool {np_id}…", done=self._opened)
+
+    def _fetch(self, nodepool: Any) -> dict[str, Any]:
+        """Everything the page shows of a nodepool (runs in the executor)."""
         cc, np_id = _nodepool_ref(nodepool)
         given = None if isinstance(nodepool, str | tuple) else nodepool
-
-        def load() -> dict[str, Any]:
-            cluster = self.client.get_cluster(cc)
-            np = self.client.get_nodepool(cc, np_id) if given is None else given
-            provider = getattr(cluster.cloud_provider, "id", "") or "all"
-            types = list(self.client.list_instance_types(provider, cluster.region or "all"))
-            deployments = list(
-                self.client.list_deployments(nodepool_id=np_id, compute_cluster_id=cc)
-            )
-            return {"cluster": cluster, "nodepool": np, "types": types, "deployments": deployments}
-
-        self.runner.run(load, busy=f"Loading nodepool {np_id}…", done=self._opened)
+        cluster = self.client.get_cluster(cc)
+        np = self.client.get_nodepool(cc, np_id) if given is None else given
+        provider = getattr(cluster.cloud_provider, "id", "") or "all"
+        types = list(self.client.list_instance_types(provider, cluster.region or "all"))
+        deployments = list(self.client.list_deployments(nodepool_id=np_id, compute_cluster_id=cc))
+        return {"cluster": cluster, "nodepool": np, "types": types, "deployments": deployments}
 
     def _opened(self, data: dict[str, Any], seconds: float) -> str:
         self.cluster, self.nodepool = data["cluster"], data["nodepool"]
@@ -216,6 +219,8 @@ class Planner(ViewBase):
             self.action.disabled = self.runner.busy or not self._loaded or bool(self.problems)
         if hasattr(self, "pool_picker"):
             self.pool_picker.disabled = self.runner.busy
+        if hasattr(self, "rightsize"):
+            self.rightsize.sync()
 
     # --- simulate -------------------------------------------------------------------------------
     def simulate(self) -> Any:
@@ -258,6 +263,25 @@ class Planner(ViewBase):
     def click(self) -> None:
         """Press "Simulate"."""
         self.action.click()
+
+    # --- right-size -----------------------------------------------------------------------------
+    def recommend(self, target_p95: str | None = None, traffic: str | None = None) -> Any:
+        """Press *Recommend* (after setting the target, e.g. "2s", and the traffic source:
+        "history" or a pattern); returns the task (None when run inline)."""
+        if target_p95 is not None:
+            self.rightsize.target.value = target_p95
+        if traffic is not None:
+            self.rightsize.source.value = traffic
+        return self.rightsize.recommend()
+
+    def apply(self) -> Any:
+        """Press *Apply* (the first press shows the change, the second writes it)."""
+        return self.rightsize.apply()
+
+    @property
+    def recommendation(self) -> Any:
+        """The last right-sizing result (rightsize.Recommendation), or None."""
+        return self.rightsize.recommendation
 
     # --- representations ------------------------------------------------------------------------
     def _text(self) -> str:
