@@ -485,3 +485,57 @@ def test_compute_connect_context(shell, home, server):
     assert "known: mine, prod" in str(info.value) and PAT_A not in str(info.value)
     with pytest.raises(UsageError):
         shell.run_line_magic("compute", "connect --context mine --local")
+
+
+CONTEXT_CELLS = [
+    "import compute_widgets as cw\nc = cw.connect()\nprint(repr(c), str(c)); c",
+    "from compute_widgets.api.contexts import read_contexts\nf = read_contexts()\n"
+    "print(f, f.get()); display(f, f.get('mine'), vars(f.get('mine')))",
+    "from compute_widgets.settings import Settings\nSettings.resolve(context='mine')",
+    "%load_ext compute_widgets",
+    "%compute contexts",
+    "%compute connect --context mine",
+    "%compute status",
+    "from compute_widgets.widgets import ClusterWizard, ComputeBrowser\n"
+    "browser = ComputeBrowser(c)\nwiz = ClusterWizard(c)\nawait browser.wait(); await wiz.wait()\n"
+    "display(browser, wiz)",
+]
+
+
+@pytest.mark.slow
+def test_a_notebook_using_contexts_saves_no_pat(home, fresh_server, tmp_path):
+    """A context's PAT (here the fresh server's token, used as a PAT over its REST url) is not in
+    the notebook saved with its outputs and widget state."""
+    import nbclient
+    import nbformat
+
+    token = fresh_server.token
+    write_context("other", {"CLARIFAI_API_BASE": "https://api.example.com", "CLARIFAI_PAT": PAT_B})
+    write_context(
+        "mine",
+        {"CLARIFAI_API_BASE": fresh_server.url, "CLARIFAI_PAT": token, "CLARIFAI_USER_ID": "me"},
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in CONTEXT_CELLS]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    work = tmp_path / "work"
+    work.mkdir()
+    nbclient.NotebookClient(
+        nb, timeout=180, kernel_name="python3", store_widget_state=True,
+        resources={"metadata": {"path": str(work)}},
+    ).execute()  # fmt: skip
+    path = tmp_path / "saved.ipynb"
+    nbformat.write(nb, path)
+    text = path.read_text()
+    from urllib.parse import quote
+
+    for secret in (token, quote(token, safe=""), token[:20], token[-20:], PAT_B):
+        assert secret not in text, f"a PAT ({secret[:6]}…) is in the saved notebook"
+    # the search meant something: the context was used and the widgets saved their state
+    assert fresh_server.url in text and "mine" in text and "****" in text
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert len(state) > 20

@@ -61,8 +61,9 @@ def config_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 @dataclass(frozen=True)
 class Context:
-    """One named context. ``missing`` maps a key whose value is ``ENVVAR`` but whose environment
-    variable is unset to the reason (its value here is None)."""
+    """One named context. ``env`` holds the file's keys as written, except that a PAT is a
+    `Secret` there too (so ``vars(ctx)`` shows none); ``missing`` maps a key whose value is
+    ``ENVVAR`` but whose environment variable is unset to the reason (its value here is None)."""
 
     name: str
     user_id: str | None = None
@@ -72,10 +73,9 @@ class Context:
     missing: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        env = {k: ("****" if _is_pat_key(k) and v else v) for k, v in self.env.items()}
         return (
             f"Context(name={self.name!r}, user_id={self.user_id!r}, api_base={self.api_base!r}, "
-            f"pat={self.pat!r}, env={env!r})"
+            f"pat={self.pat!r}, env={self.env!r})"
         )
 
     __str__ = __repr__
@@ -107,7 +107,7 @@ class Context:
             user_id=value("CLARIFAI_USER_ID"),
             api_base=base if has_base else DEFAULT_API_BASE,
             pat=Secret(pat) if pat else None,
-            env=dict(env),
+            env=_hide_pats(env),
             missing=missing,
         )
 
@@ -263,8 +263,14 @@ def _replace_private(p: Path, text: str) -> None:
         raise
 
 
-def _is_pat_key(key: str) -> bool:
-    return key.upper() in ("CLARIFAI_PAT", "PAT")
+def _hide_pats(env: Mapping[str, Any]) -> dict[str, Any]:
+    """`env` with each PAT value (not the word ENVVAR) as a Secret."""
+
+    def hidden(key: str, value: Any) -> Any:
+        pat = key.upper() in ("CLARIFAI_PAT", "PAT") and isinstance(value, str)
+        return Secret(value) if pat and value and value != ENVVAR else value
+
+    return {k: hidden(k, v) for k, v in env.items()}
 
 
 def _kind(value: object) -> str:
