@@ -1,0 +1,282 @@
+"""The local control plane's gRPC door, each figure beside a baseline measured in the same run.
+
+    python benchmarks/bench_grpc.py [--seconds 3]
+
+1. Door throughput: GetNodepool calls/s through our gRPC door (a background server on a temp
+   data dir, one cluster of 1,000 nodepools), beside a grpcio hello-world servicer in a separate
+   process on the same machine: `grpc.aio` server, the door's server options, one unary method
+   with bytes (identity) serializers that answers the very bytes our GetNodepool answered, so the
+   wire load is equal and the difference is our door's work. Same client for both: one sync
+   `grpc.insecure_channel` (same options), a fixed duration, 1 and 4 threads each calling in
+   sequence and parsing a SingleNodepoolResponse. Goal: ours >= 0.5x hello-world.
+2. Listing 2,000 nodepools: the official `clarifai` SDK (`ComputeCluster.list_nodepools()`, which
+   sends per_page unset -> our default 128 and pages until an empty page) against our gRPC door,
+   beside our REST door with our `ComputeClient`. Both must return the same 2,000 ids (asserted)
+   before any figure prints. For where the SDK's time goes, also: the official stub paging the
+   gRPC door by 128 without the SDK's objects.
+
+Prints every figure, its baseline and the ratio. A full run takes about half a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
+from clarifai_grpc.grpc.api.status import status_code_pb2
+
+from compute_widgets.api.client import ComputeClient
+from compute_widgets.api.models import (
+    CapacityType,
+    ComputeCluster,
+    InstanceType,
+    NodeCapacityType,
+    Nodepool,
+)
+from compute_widgets.local.runtime import start_server, stop_server
+from compute_widgets.local.wire import MAX_BODY
+
+THREADS = (1, 4)
+GET_NODEPOOL = "/clarifai.api.V2/GetNodepool"
+HELLO_METHOD = "/hello.Hello/Say"
+# the client's channel, for both servers (the SDK's channel adds a retry policy, not used here)
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 128 * 1024 * 1024),
+    ("grpc.max_send_message_length", 128 * 1024 * 1024),
+]
+
+# A grpc.aio server with the door's options (grpc_door.GrpcDoor.start) and one unary method that
+# answers fixed bytes (argv[1], hex) without parsing the request: transport and grpcio only.
+HELLO_SERVER = textwrap.dedent(
+    """
+    import asyncio, sys, grpc
+    ANSWER = bytes.fromhex(sys.argv[1])
+    async def say(request, context):
+        return ANSWER
+    async def main():
+        server = grpc.aio.server(options=[("grpc.max_receive_message_length", int(sys.argv[2])),
+                                          ("grpc.so_reuseport", 0)])
+        handler = grpc.method_handlers_generic_handler(
+            "hello.Hello", {"Say": grpc.unary_unary_rpc_method_handler(say)})
+        server.add_generic_rpc_handlers((handler,))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        print(port, flush=True)
+        await server.wait_for_termination()
+    asyncio.run(main())
+    """
+)
+
+
+def start_hello(answer: bytes) -> tuple[subprocess.Popen[str], str]:
+    """The hello-world servicer process and its `host:port` (it prints its port when ready)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HELLO_SERVER, answer.hex(), str(MAX_BODY)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline() if proc.stdout else ""
+    if not line.strip().isdigit():
+        proc.kill()
+        raise SystemExit("the hello-world gRPC server did not start")
+    return proc, f"127.0.0.1:{line.strip()}"
+
+
+def load(call: Callable[[], None], seconds: float, threads: int) -> float:
+    """Calls/s of `call` for `seconds`, from `threads` threads each calling in sequence."""
+    counts = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def worker(i: int) -> None:
+        while time.monotonic() < stop:
+            call()
+            counts[i] += 1
+
+    started = time.monotonic()
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return sum(counts) / (time.monotonic() - started)
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def nodepool(np_id: str) -> Nodepool:
+    return Nodepool(
+        id=np_id,
+        node_capacity_type=NodeCapacityType(capacity_types=[CapacityType.ON_DEMAND_TYPE]),
+        instance_types=[InstanceType(id="t3a.medium")],
+        max_instances=2,
+    )
+
+
+def row(what: str, ours: float, base: float, unit: str, base_name: str, goal: str = "") -> None:
+    ratio = ours / base if base else float("nan")
+    print(
+        f"  {what:<44} {ours:>9.2f} {unit:<7} {base_name:<24} {base:>9.2f} {unit:<7} x{ratio:5.2f} {goal}"
+    )
+
+
+def sdk_list(grpc_url: str, token: str, cc_id: str) -> tuple[list[str], int]:
+    """Ids from the official SDK's `list_nodepools()`, and how many requests it sent."""
+    from clarifai.client.compute_cluster import ComputeCluster as SdkCluster
+
+    cluster = SdkCluster(compute_cluster_id=cc_id, user_id="me", base_url=grpc_url, pat=token)
+    sent = 0
+    real = cluster._grpc_request
+
+    def counted(method, argument):  # count the pages; the call itself is the SDK's own
+        nonlocal sent
+        sent += 1
+        return real(method, argument)
+
+    cluster._grpc_request = counted  # type: ignore[method-assign]
+    return [np.id for np in cluster.list_nodepools()], sent
+
+
+def stub_pages(stub, md, cc_id: str) -> list[str]:
+    """Ids from the official stub paging the gRPC door by 128, no SDK objects."""
+    ids: list[str] = []
+    page = 1
+    while True:
+        r = stub.ListNodepools(
+            service_pb2.ListNodepoolsRequest(
+                user_app_id=resources_pb2.UserAppIDSet(user_id="me"),
+                compute_cluster_id=cc_id,
+                page=page,
+                per_page=128,
+            ),
+            metadata=md,
+        )
+        assert r.status.code == status_code_pb2.SUCCESS, r.status
+        ids += [n.id for n in r.nodepools]
+        if len(r.nodepools) < 128:
+            return ids
+        page += 1
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=3.0, help="duration of each load phase")
+    args = ap.parse_args()
+    secs = args.seconds
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-grpc-"))
+    os.environ.setdefault("JUPYTER_RUNTIME_DIR", str(tmp / "runtime"))
+    handle = start_server(data_dir=tmp / "cp", port=0, background=True)
+    hello = None
+    try:
+        assert handle.grpc_url.startswith("http://127.0.0.1:"), "the plane has no gRPC door"
+        url, token, grpc_url = handle.url, handle.token, handle.grpc_url
+        md = (("authorization", f"Key {token}"),)
+        c = ComputeClient(url, token)
+        c.create_cluster(
+            ComputeCluster(id="bench", cloud_provider={"id": "aws"}, region="us-east-1")
+        )
+        c.create_nodepools("bench", [nodepool(f"np-{i:04d}") for i in range(1000)])
+        c.create_cluster(
+            ComputeCluster(id="bench2k", cloud_provider={"id": "aws"}, region="us-east-1")
+        )
+        c.create_nodepools("bench2k", [nodepool(f"np-{i:04d}") for i in range(2000)])
+
+        ours_ch = grpc.insecure_channel(grpc_url.removeprefix("http://"), CHANNEL_OPTIONS)
+        request = service_pb2.GetNodepoolRequest(
+            user_app_id=resources_pb2.UserAppIDSet(user_id="me"),
+            compute_cluster_id="bench",
+            nodepool_id="np-0007",
+        ).SerializeToString()
+        raw_get = ours_ch.unary_unary(GET_NODEPOOL)  # bytes in, bytes out
+        answer = raw_get(request, metadata=md)
+        first = service_pb2.SingleNodepoolResponse.FromString(answer)
+        assert first.status.code == status_code_pb2.SUCCESS, first.status
+        assert first.nodepool.id == "np-0007", first.nodepool
+        hello, hello_addr = start_hello(answer)
+        hello_ch = grpc.insecure_channel(hello_addr, CHANNEL_OPTIONS)
+        raw_hello = hello_ch.unary_unary(HELLO_METHOD)
+        assert raw_hello(request) == answer  # the baseline answers the same bytes
+
+        def get_ours() -> None:
+            r = service_pb2.SingleNodepoolResponse.FromString(raw_get(request, metadata=md))
+            assert r.status.code == status_code_pb2.SUCCESS, r.status
+
+        def get_hello() -> None:
+            r = service_pb2.SingleNodepoolResponse.FromString(raw_hello(request, metadata=md))
+            assert r.status.code == status_code_pb2.SUCCESS, r.status
+
+        print(
+            f"\n1. gRPC door throughput ({secs:.0f} s per phase, one sync channel, "
+            f"{len(first.SerializeToString())}-byte answers; 2-core machine)"
+        )
+        for threads in THREADS:
+            load(get_ours, 0.3, threads)  # warm both ends
+            load(get_hello, 0.3, threads)
+            hello_cps = load(get_hello, secs, threads)
+            ours_cps = load(get_ours, secs, threads)
+            row(
+                f"GetNodepool, {threads} thread{'s' if threads > 1 else ''}",
+                ours_cps,
+                hello_cps,
+                "calls/s",
+                "hello-world grpc.aio",
+                "(goal >= 0.5)",
+            )
+
+        print("\n2. List 2,000 nodepools: official SDK over gRPC vs ComputeClient over REST")
+        t_sdk = time.perf_counter()
+        ids_sdk, pages = sdk_list(grpc_url, token, "bench2k")
+        t_sdk = time.perf_counter() - t_sdk
+        ids_rest = [p.id for p in c.list_nodepools("bench2k")]
+        stub = service_pb2_grpc.V2Stub(ours_ch)
+        ids_stub = stub_pages(stub, md, "bench2k")
+        expected = [f"np-{i:04d}" for i in range(2000)]
+        assert sorted(ids_sdk) == expected, (len(ids_sdk), ids_sdk[:3])
+        assert sorted(ids_rest) == expected, (len(ids_rest), ids_rest[:3])
+        assert sorted(ids_stub) == expected, (len(ids_stub), ids_stub[:3])
+        print(f"  the SDK sent {pages} ListNodepools requests (per_page unset: the default 128)")
+        t_sdk = min(t_sdk, timed(lambda: sdk_list(grpc_url, token, "bench2k")))  # 2 runs: slow
+        t_rest = min(timed(lambda: c.list_nodepools("bench2k")) for _ in range(3))
+        t_stub = min(timed(lambda: stub_pages(stub, md, "bench2k")) for _ in range(3))
+        row(
+            "official SDK over our gRPC door (s)",
+            t_sdk,
+            t_rest,
+            "s",
+            "ComputeClient over REST",
+            "(info: <1 = SDK faster)",
+        )
+        row(
+            "official stub over gRPC door, 16 pages (s)",
+            t_stub,
+            t_rest,
+            "s",
+            "ComputeClient over REST",
+            "(info: the door alone)",
+        )
+        c.close()
+        ours_ch.close()
+        hello_ch.close()
+    finally:
+        if hello is not None:
+            hello.terminate()
+            hello.wait(10)
+        stop_server(handle)
+
+
+if __name__ == "__main__":
+    main()
