@@ -192,6 +192,8 @@ class Settings:
             # what to fix is in `exc` (a damaged store, a server that does not answer, ...);
             # a PAT would not fix it, so the message does not send the user there
             raise NotConfigured(f"The local control plane did not start: {exc}") from None
+        if ctx is not None:
+            _check_door(ctx, handle)
         return cls(
             api_base=handle.url,
             pat=handle.token,
@@ -265,6 +267,18 @@ def _local_plane_dir(ctx: Context, data_dir: str | os.PathLike[str] | None) -> P
         return None
     ports = {_port(url) for url in (handle.url, _grpc_url(handle)) if url}
     return Path(handle.data_dir) if _port(ctx.api_base or "") in ports - {None} else None
+
+
+def _check_door(ctx: Context, handle: Any) -> None:
+    """Warn when the local plane's context sends the official tools to an old gRPC port (the
+    plane restarted on another one): connect() still works, `clarifai ...` would not."""
+    door = _grpc_url(handle)
+    if door and ctx.api_base and _port(door) != _port(ctx.api_base):
+        _warn(
+            f"context {ctx.name!r} points the official clarifai tools at {ctx.api_base}, but the "
+            f"local control plane's gRPC door is now {door}; run `compute-widgets env --context "
+            f"{ctx.name}` again"
+        )
 
 
 def _port(url: str) -> int | None:

@@ -402,6 +402,25 @@ def test_the_local_planes_context_goes_to_its_rest_door(home, server, uid):
         s.SESSION.reset()
 
 
+def test_a_local_context_with_an_old_grpc_port_still_connects_and_says_to_rewrite_it(home, server):
+    door = server.grpc_url
+    assert door, "the session's plane has a gRPC door"
+    write_context("local", local_context_env("http://127.0.0.1:1", "old-token", server.data_dir))
+    with pytest.warns(ContextWarning) as caught:
+        got = Settings.resolve()
+    assert (got.api_base, got.pat, got.local) == (server.url, server.token, True)
+    (w,) = [w for w in caught if w.category is ContextWarning]
+    assert str(w.message) == (
+        f"context 'local' points the official clarifai tools at http://127.0.0.1:1, but the "
+        f"local control plane's gRPC door is now {door}; run `compute-widgets env --context "
+        f"local` again"
+    )
+    write_context("local", local_context_env(door, "old-token", server.data_dir))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the current port: no warning
+        assert Settings.resolve().api_base == server.url
+
+
 def test_a_loopback_context_on_the_planes_port_is_recognised_without_the_marker(home, server):
     # e.g. `clarifai login http://127.0.0.1:PORT` against the plane: no data dir key
     door = getattr(server, "grpc_url", "") or server.url
