@@ -132,6 +132,8 @@ class Settings:
         if token or base:
             user = user_id or env.get("CLARIFAI_USER_ID") or "me"
             base = base or CLARIFAI_API
+            if not api_base and _is_grpc_door(base, data_dir):  # eval "$(compute-widgets env)"
+                return cls._local(user, data_dir)
             if token:
                 refuse_clear_text(base, "api_base" if api_base else "CLARIFAI_API_BASE")
             return cls(api_base=base.rstrip("/"), pat=token, user_id=user)
@@ -267,6 +269,22 @@ def _local_plane_dir(ctx: Context, data_dir: str | os.PathLike[str] | None) -> P
         return None
     ports = {_port(url) for url in (handle.url, _grpc_url(handle)) if url}
     return Path(handle.data_dir) if _port(ctx.api_base or "") in ports - {None} else None
+
+
+def _is_grpc_door(base: str, data_dir: str | os.PathLike[str] | None) -> bool:
+    """Is `base` the gRPC door of the running local plane? `compute-widgets env` exports it as
+    CLARIFAI_API_BASE for the official CLI and SDK; our client speaks REST, so connect() goes to
+    the plane's REST door instead (any other base is used as given)."""
+    where = urlsplit(base)
+    if where.scheme != "http" or where.hostname not in _LOOPBACK_NAMES:
+        return False
+    try:
+        from compute_widgets.local.runtime import find_server
+    except ImportError:
+        return False
+    handle = find_server(data_dir)
+    grpc = _grpc_url(handle) if handle is not None else None
+    return bool(grpc) and _port(grpc) == _port(base)
 
 
 def _check_door(ctx: Context, handle: Any) -> None:

@@ -485,3 +485,22 @@ def test_cli_deployment_logs_of_the_sdk_examples_deployment(plane, rest, tmp_pat
     after = _expected_log_lines(rest, cc_id, np_id)  # the clock runs on: an event may come
     assert lines[0] == f"Streaming logs for model 'hello-world' (runner: {dp_id}-{np_id})..."
     assert [line for line in lines[2:] if line] in (before, after)
+
+
+# ---------------------------------------------------------------------------------------------
+# our own client in a shell that ran `eval "$(compute-widgets env)"`
+
+
+def test_connect_after_env_eval_goes_to_the_rest_door(plane, rest, home):
+    """`compute-widgets env` exports the gRPC door for the official tools; a Python (or a
+    Jupyter) started from that shell must still reach the plane with `cw.connect()`, which
+    speaks REST: it recognises the gRPC door of the running plane and uses its REST url."""
+    script = (
+        f'eval "$(compute-widgets env --data-dir {plane.data_dir})" && '
+        f"COMPUTE_WIDGETS_DATA_DIR={plane.data_dir} python -c '"
+        "import compute_widgets as cw; c = cw.connect(); "
+        "print(c.base_url, c.is_local, sorted(x.id for x in c.list_clusters()))'"
+    )
+    p = run(["bash", "-c", script], _base_env(home))
+    ids = sorted(c.id for c in rest.list_clusters())
+    assert p.stdout.strip() == f"{plane.url} True {ids}", p.stderr[-2000:]
