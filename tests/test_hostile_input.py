@@ -297,7 +297,7 @@ def test_page_numbers_are_ascii_digits_only(http, key, value):
     r = http.get("/v2/users/me/compute_clusters", params={key: value})
     assert r.status_code == 400, r.text
     desc = r.json()["status"]["description"]
-    assert desc.startswith(f"{key} must be a whole number between 1 and ")
+    assert desc.startswith(f"{key} must be a whole number between 0 and ")  # 0 = the default
     assert "in ASCII digits 0-9, got " + repr(value) in desc
 
 
@@ -311,7 +311,7 @@ def test_page_numbers_in_ascii_still_work(http):
     r = http.get("/v2/users/me/compute_clusters", params={"page": "9" * 5000})
     assert r.status_code == 400
     assert r.json()["status"]["description"] == (
-        "page must be between 1 and 1000000000, got a 5000-digit number."
+        "page must be between 0 and 1000000000, got a 5000-digit number."
     )
 
 
