@@ -66,11 +66,11 @@ def sdk(plane):
 
 @pytest.fixture(scope="module")
 def created(sdk):
-    """The three examples created through the SDK, once per module: what it returned."""
-    user = sdk["user"]
-    cc = user.create_compute_cluster(config_filepath=str(CC_YAML))
-    np = sdk["cluster"](CC["id"]).create_nodepool(config_filepath=str(NP_YAML))
-    dp = sdk["nodepool"](NP["id"]).create_deployment(config_filepath=str(DP_YAML))
+    """The three examples created through the SDK, once per module, each on what the one
+    before returned (the README's example): what it returned."""
+    cc = sdk["user"].create_compute_cluster(config_filepath=str(CC_YAML))
+    np = cc.create_nodepool(config_filepath=str(NP_YAML))
+    dp = np.create_deployment(config_filepath=str(DP_YAML))
     return cc, np, dp
 
 
