@@ -79,8 +79,10 @@ def test_pareto_chart_without_current_or_choice_marks_neither():
 # ------------------------------------------------------------------ the chart: what is drawn
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def judge():
+    """Function-scoped: Playwright's sync API keeps an event loop running in this thread while
+    it lives, and the widgets below would take it for a kernel's loop (tasks never run)."""
     if not available():
         pytest.skip("no /usr/bin/chromium: apt-get install chromium")
     with ChartJudge() as j:
@@ -123,3 +125,300 @@ def test_drawn_current_marker_and_target_line_sit_at_their_values(judge, slow):
     label = next(a for a in seen["annotations"] if a["text"].startswith("target p95"))
     assert label["text"] == "target p95 2 s"
     assert len([m for m in seen.markers("all candidates") if m["shown"]]) == 6
+
+
+# ------------------------------------------------------------------ the real plane and engine
+
+BUSY = dict(instance="g5.xlarge", lo=3, hi=6, replicas=3, rps=1.0)
+"""An over-provisioned pool: 3-6 on-demand A10G nodes held up by 3 replicas for ~1 request/s
+(the engine finds a 0-N spot pool meeting p95 2 s for about half the cost)."""
+POOLS = ("apply", "create", "failed", "hint", "hint-async", "magic", "bad")
+
+
+@pytest.fixture(scope="module")
+def plane(tmp_path_factory):
+    """A control plane of this module's own (its clock is advanced): one cluster, a busy
+    over-provisioned pool per test that changes one, two days of recorded history, and a pool
+    created afterwards (no history)."""
+    from compute_widgets.api import models as m
+    from compute_widgets.api.client import ComputeClient
+    from compute_widgets.local.runtime import start_server, stop_server
+
+    handle = start_server(data_dir=tmp_path_factory.mktemp("cp-rightsize"), port=0)
+    client = ComputeClient(handle.url, handle.token, user_id="me")
+    try:
+        client.create_cluster(
+            m.ComputeCluster(id="rs", cloud_provider=m.CloudProvider(id="aws"), region="us-east-1")
+        )
+        for name in POOLS:
+            _busy_pool(client, name)
+        client.advance_clock(2 * 86400)
+        _busy_pool(client, "new")  # created now: no recorded requests yet
+        yield client
+    finally:
+        client.close()
+        stop_server(handle)
+
+
+def _busy_pool(client, name: str) -> None:
+    from compute_widgets.api import models as m
+
+    client.create_nodepool(
+        "rs",
+        m.Nodepool(
+            id=name,
+            instance_types=[m.InstanceType(id=BUSY["instance"])],
+            node_capacity_type=m.NodeCapacityType(capacity_types=[m.CapacityType.ON_DEMAND_TYPE]),
+            min_instances=BUSY["lo"],
+            max_instances=BUSY["hi"],
+        ),
+    )
+    client.create_deployment(
+        m.Deployment(
+            id=f"llm-{name}",
+            worker=m.Worker(model=m.ModelRef(id="llama-3-8b", user_id="meta", app_id="Llama-3")),
+            nodepools=[
+                m.Nodepool(id=name, compute_cluster=m.ComputeCluster(id="rs", user_id="me"))
+            ],
+            autoscale_config=m.AutoscaleConfig(
+                min_replicas=BUSY["replicas"], max_replicas=BUSY["hi"], scale_down_delay_seconds=300
+            ),
+            metadata={"workload": {"base_rps": BUSY["rps"], "diurnal_amplitude": 0.6}},
+        )
+    )
+
+
+def _planner(plane, pool: str, scope: str = "same"):
+    from compute_widgets.widgets import Planner
+
+    p = Planner(("rs", pool), plane, duration="1d")
+    assert p.status.kind == "ok", p.status.text
+    p.rightsize.scope.value = scope
+    return p
+
+
+# ------------------------------------------------------------------ Planner: Right-size
+
+
+def test_planner_recommends_then_apply_shows_the_change_before_patching(plane):
+    p = _planner(plane, "apply")
+    p.recommend("2s", "history")
+    assert p.status.kind == "ok", p.status.text
+    rec = p.recommendation
+    best = rec.best
+    assert best is not None and best.same_type and best.stability["meets_on_all"]
+    assert p.status.text.startswith(f"Recommended {best.settings}")
+    # the chart of this recommendation, and the table with its row highlighted
+    (out,) = p.rightsize.chart.outputs
+    fig = out["data"]["application/vnd.plotly.v1+json"]
+    marks = {t["name"]: t for t in fig["data"]}
+    assert list(values(marks["recommended"]["x"])) == [best.row["monthly_cost"]]
+    assert list(values(marks["current"]["y"])) == [rec.current.row["p95_s"]]
+    chosen = re.search(r"<tr class='cw-selected'.*?</tr>", p.rightsize.table.value, re.S)
+    assert chosen and f"${best.row['monthly_cost']:,.0f}" in chosen.group(0)
+    assert f"{int(best.row['min_nodes'])}–{int(best.row['max_nodes'])}" in chosen.group(0)
+
+    # first press: the change as YAML and %compute, nothing written
+    p.apply()
+    before = plane.get_nodepool("rs", "apply")
+    assert (before.min_instances, before.max_instances, before.spot) == (3, 6, False)
+    change = p.rightsize.change.value
+    assert f"min_instances: {int(best.row['min_nodes'])}" in change
+    assert f"max_instances: {int(best.row['max_nodes'])}" in change
+    if best.row["spot"]:
+        assert "%%compute --apply" in change and "capacity_types" in change
+    assert p.rightsize.apply_button.description == "Confirm: patch nodepool apply"
+
+    # second press: patched, and the deployment's scale-down delay merged into its config
+    p.apply()
+    assert p.status.kind == "ok" and p.status.text.startswith("Patched nodepool apply"), (
+        p.status.text
+    )
+    after = plane.get_nodepool("rs", "apply")
+    assert (after.min_instances, after.max_instances, after.spot) == (
+        int(best.row["min_nodes"]), int(best.row["max_nodes"]), bool(best.row["spot"])
+    )  # fmt: skip
+    assert after.instance_type_id == "g5.xlarge"
+    dep = plane.get_deployment("llm-apply").autoscale_config
+    assert dep.scale_down_delay_seconds == int(best.row["scale_down_delay_s"])
+    assert (dep.min_replicas, dep.max_replicas) == (3, 6)  # the rest of the config kept
+    assert p.nodepool.min_instances == after.min_instances  # the page shows the pool as it is now
+    assert p.rightsize.change.value == "" and p.rightsize.apply_button.description == "Apply…"
+
+
+def test_planner_another_type_creates_a_pool_with_a_valid_new_id(plane):
+    p = _planner(plane, "create", scope="any")
+    p.recommend("2s", "steady")
+    best = p.recommendation.best
+    assert best is not None and not best.same_type, best.settings
+    step = p.rightsize
+    assert step.new_id.value == best.target_nodepool_id
+    step.new_id.value = "bad id!"
+    assert step.apply_button.disabled and "New nodepool ID" in step.msg.value
+    assert p.apply() is None and step.change.value == ""
+    step.new_id.value = "create-2"
+    p.apply()
+    assert "Apply creates nodepool <b>create-2</b>" in step.change.value
+    assert f"--instance {best.row['instance_type']}" in step.change.value
+    assert plane.list_nodepools("rs").to_dataframe()["id"].eq("create-2").sum() == 0
+    p.apply()
+    assert p.status.text.startswith("Created nodepool create-2"), p.status.text
+    made = plane.get_nodepool("rs", "create-2")
+    assert made.instance_type_id == best.row["instance_type"]
+    assert plane.get_nodepool("rs", "create").min_instances == 3  # the old pool untouched
+
+
+def test_planner_errors_are_one_line_in_the_widget(plane):
+    p = _planner(plane, "failed", scope="any")
+    p.rightsize.target.value = "fast"
+    assert p.rightsize.button.disabled
+    assert "Target p95" in p.rightsize.msg.value and "fast" in p.rightsize.msg.value
+    assert p.recommend() is None and p.recommendation is None
+    p.recommend("2s", "steady")
+    assert not p.recommendation.best.same_type
+    p.rightsize.new_id.value = "apply"  # another pool's ID: the server says 409
+    p.apply()
+    p.apply()
+    assert p.status.kind == "error" and "\n" not in p.status.text, p.status.text
+    assert "apply" in p.status.text
+    assert not p.rightsize.confirming and p.rightsize.apply_button.description == "Apply…"
+
+
+# ------------------------------------------------------------------ ComputeBrowser: the hint
+
+
+def test_browser_nodepool_page_says_over_provisioned(plane):
+    from compute_widgets.rightsize import provisioning_hint
+    from compute_widgets.widgets import ComputeBrowser
+
+    b = ComputeBrowser(plane, nodepool=("rs", "hint"))
+    assert b.status.kind == "ok", b.status.text
+    expected = provisioning_hint(plane, "rs", "hint")
+    assert expected and expected.startswith("Over-provisioned")
+    assert b.hint.text == expected
+    assert (
+        esc_html(expected) in b.hint.line.value
+        and "%compute recommend rs hint" in b.hint.line.value
+    )
+    # a pool with no recorded requests: no line at all
+    b.open_nodepool("rs", "new")
+    assert b.nodepool.id == "new" and b.hint.text is None and b.hint.line.value == ""
+
+
+async def test_browser_hint_arrives_after_the_page_is_shown(plane):
+    from compute_widgets.widgets import ComputeBrowser
+
+    seen = []
+    b = ComputeBrowser(plane, nodepool=("rs", "hint-async"))
+    b.hint.line.observe(
+        lambda c: seen.append((c["new"] != "", b.page, b.runner.busy, b.status.kind)), names="value"
+    )
+    await b.wait()
+    assert b.hint.text and b.hint.text.startswith("Over-provisioned")
+    shown = [s for s in seen if s[0]]
+    # when the hint appeared the page was already on screen and its load finished
+    assert shown == [(True, "nodepool", False, "ok")], seen
+
+
+def values(sent) -> np.ndarray:
+    """A trace's x or y as sent in the plotly mimetype (a list, or plotly's base64 typed array)."""
+    if isinstance(sent, dict):
+        import base64
+
+        return np.frombuffer(base64.b64decode(sent["bdata"]), dtype=sent["dtype"])
+    return np.asarray(sent)
+
+
+def esc_html(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+# ------------------------------------------------------------------ %compute recommend
+
+
+@pytest.fixture
+def ip(plane):
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    c = Config()
+    c.HistoryAccessor.enabled = False
+    shell = InteractiveShell.instance(config=c)
+    shell.extension_manager.load_extension("compute_widgets")
+    magics = shell.magics_manager.registry["ComputeMagics"]
+    magics.client, magics.show_progress = plane, False
+    yield shell
+    shell.extension_manager.unload_extension("compute_widgets")
+    InteractiveShell.clear_instance()
+
+
+def _recommend(ip, line):
+    import plotly.io as pio
+    from IPython.utils.capture import capture_output
+
+    old, pio.renderers.default = pio.renderers.default, "plotly_mimetype"
+    try:
+        with capture_output() as cap:
+            rec = ip.run_line_magic("compute", f"recommend {line}")
+    finally:
+        pio.renderers.default = old
+    figures = [o.data["application/vnd.plotly.v1+json"] for o in cap.outputs
+               if "application/vnd.plotly.v1+json" in o.data]  # fmt: skip
+    return rec, figures
+
+
+def test_recommend_magic_on_the_pools_history_shows_the_chart_and_returns_the_answer(ip, plane):
+    rec, figures = _recommend(ip, "rs magic --target-p95 1500ms --range 1d")
+    assert rec.target_p95_s == 1.5 and "rs/magic history (1d)" in rec.traffic.source
+    assert rec.current is not None and rec.current.row["instance_type"] == "g5.xlarge"
+    (fig,) = figures
+    marks = {t["name"]: t for t in fig["data"]}
+    assert list(values(marks["current"]["x"])) == [rec.current.row["monthly_cost"]]
+    assert list(values(marks["recommended"]["y"])) == [rec.best.row["p95_s"]]
+    assert len(values(marks["all candidates"]["x"])) == len(rec.candidates)
+    assert [s["y0"] for s in fig["layout"]["shapes"]] == [1.5]  # the target line at 1.5 s
+    assert plane.get_nodepool("rs", "magic").min_instances == 3  # a recommendation writes nothing
+
+
+def test_recommend_magic_reads_a_csv_of_rates(ip, tmp_path):
+    path = tmp_path / "rates.csv"
+    stamps = pd.date_range("2026-01-05", periods=6 * 24, freq="10min", tz="UTC")
+    pd.DataFrame({"timestamp": stamps, "rps": 0.5}).to_csv(path, index=False)
+    rec, _ = _recommend(ip, f"rs magic --traffic {path}")
+    assert rec.traffic.duration_s == pytest.approx(24 * 3600, rel=0.01)
+    assert rec.traffic.mean_rps == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("args", "named", "says"),
+    [
+        ("rs magic --target-p95 fast", "--target-p95", "2s"),
+        ("rs magic --target-p95 0s", "--target-p95", "> 0"),
+        ("rs magic --range 7x", "--range", "7d"),
+        ("rs magic --traffic no-such.csv", "--traffic", "steady"),
+        ("rs new", "--range", "no recorded requests"),  # a pool with no history yet
+        ("rs magic --traffic NEGATIVE", "--traffic", "negative"),
+        ("rs nope", "nope", "not found"),
+    ],
+)
+def test_recommend_magic_bad_arguments_are_one_line_naming_the_argument(
+    ip, capsys, tmp_path, args, named, says
+):
+    from IPython.core.error import UsageError
+
+    if "NEGATIVE" in args:
+        path = tmp_path / "neg.csv"
+        stamps = pd.date_range("2026-01-05", periods=10, freq="10min", tz="UTC")
+        pd.DataFrame({"timestamp": stamps, "rps": [1.0] * 5 + [-1.0] + [1.0] * 4}).to_csv(
+            path, index=False
+        )
+        args = args.replace("NEGATIVE", str(path))
+    capsys.readouterr()
+    result = ip.run_cell(f"%compute recommend {args}")
+    err = capsys.readouterr().err
+    assert isinstance(result.error_in_exec, UsageError), repr(result.error_in_exec)
+    message = str(result.error_in_exec)
+    assert "\n" not in message and "Traceback" not in err
+    assert named in message and says in message, message
