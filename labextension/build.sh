@@ -12,9 +12,11 @@ npx tsc
 core="$(python -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging"))')"
 rm -rf ../compute_widgets/labextension
 npx build-labextension --core-path "$core" . >/dev/null
+# the shared-module versions in the build come from this JupyterLab: .ci/run checks with the same
+python -c 'import jupyterlab; print(jupyterlab.__version__)' > jupyterlab-version
 if [ "${1:-}" = "--check" ]; then
   cd ..
-  if ! git diff --quiet -- compute_widgets/labextension \
+  if ! git diff --quiet -- compute_widgets/labextension labextension/jupyterlab-version \
      || [ -n "$(git ls-files --others --exclude-standard -- compute_widgets/labextension)" ]; then
     git status --short -- compute_widgets/labextension
     echo "compute_widgets/labextension/ differs from a build of labextension/src: run labextension/build.sh and commit the result" >&2
