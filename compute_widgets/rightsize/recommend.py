@@ -224,8 +224,8 @@ def recommend(
                 "monthly_cost": [float(v) for v in per[:, SCORES.index("monthly_cost")]],
             }
         best = Choice(row, cc_id, np_id, current_np, stability, dep_ids)
-    binding = "" if best is not None else _binding(frame, deps, profile, target_s, mins)
     pool0 = pool_for(fits[0], cands[0], cluster)
+    binding = "" if best is not None else _binding(frame, [d.resolved(pool0) for d in deps], profile, target_s, mins)
     return Recommendation(
         candidates=frame,
         front=front,
@@ -332,12 +332,7 @@ def _binding(frame: pd.DataFrame, deps: list[DeploymentSpec], profile: TrafficPr
     miss = close["p95_s"] - target_s
     head = (f"No candidate meets p95 <= {target_s:g} s; the closest, {settings_text(close)}, has p95 "
             f"{close['p95_s']:.2f} s (misses by {miss:.2f} s) at ${close['monthly_cost']:,.0f}/month. ")  # fmt: skip
-    services = [d.service_s for d in deps if d.service_s]
-    service = max(services) if services else None
     requests = profile.mean_rps * profile.duration_s
-    if service is not None and service >= target_s or close["p50_s"] > target_s:
-        s = f"{service:g} s" if service is not None else f"{close['p50_s']:.2f} s (p50)"
-        return head + f"Binding: the model's service time ({s}) alone exceeds the target; more nodes cannot help: raise target_p95."
     caps = sum(d.max_replicas for d in deps)
     cap_rps = sum(d.max_replicas * d.concurrency / d.service_s * d.target_util for d in deps if d.service_s)
     if cap_rps and profile.peak_rps > cap_rps:
@@ -347,10 +342,16 @@ def _binding(frame: pd.DataFrame, deps: list[DeploymentSpec], profile: TrafficPr
         share = close["cold_start_requests"] / requests
         return head + (f"Binding: cold starts ({share:.1%} of requests wait for a node to boot) with "
                        f"min_nodes up to {max(mins)}: try a larger min_nodes.")  # fmt: skip
-    top = frame[frame["instance_type"] == close["instance_type"]]["max_nodes"].max()
-    if close["max_nodes"] >= top:
-        return head + (f"Binding: max_nodes ({int(top)} is the largest tried for {close['instance_type']}): "
-                       f"try larger max_nodes.")  # fmt: skip
+    same = frame[frame["instance_type"] == close["instance_type"]]
+    by_max = same.groupby("max_nodes")["p95_s"].min().sort_index()
+    if len(by_max) > 1 and close["max_nodes"] == by_max.index[-1] and by_max.iloc[-1] < 0.9 * by_max.iloc[-2]:
+        return head + (f"Binding: max_nodes ({int(by_max.index[-1])} is the largest tried for {close['instance_type']}, "
+                       f"and each larger ceiling still helped): try larger max_nodes.")  # fmt: skip
+    up = max(d.scale_up_delay_s for d in deps)
+    if up >= target_s:
+        return head + (f"Binding: the deployments' scale_up_delay_seconds ({up:g} s): replicas follow a rise in "
+                       f"demand only after it has lasted that long, so bursts queue whatever the nodepool; lower "
+                       f"it, or raise min_replicas.")  # fmt: skip
     return head + ("Binding: scale-up speed: demand rises faster than nodes boot (provisioning delay); "
                    "try a larger min_nodes for headroom.")
 
