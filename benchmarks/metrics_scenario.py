@@ -106,7 +106,7 @@ def _read_everything(http: httpx.Client, ids: list[str], f: Figures, pid: int) -
             break
         page += 1
     f.timed("events", lambda: http.get(
-        f"/v2/users/me/compute_clusters/{CLUSTER}/nodepools/{ids[0]}/runners/all/runner.events/logs"))  # fmt: skip
+        f"/v2/users/me/compute_clusters/{CLUSTER}/runner.events/logs", params={"nodepool_id": ids[0]}))  # fmt: skip
     f.rss_mb, f.peak_rss_mb = rss_mb(pid)
 
 

@@ -282,11 +282,12 @@ def test_deployment_runners_mirror_the_simulator(plane):
         ),
         service_pb2.MultiLogEntryResponse,
     )["log_entries"]
-    # the same events as the cluster-level binding's (our client's), each line led by its time
+    # the same events as the cluster binding gives our client (event_fields: the fields in
+    # meta), each line led by its time
     rich = ok(
         plane.get(
             "/v2/users/me/compute_clusters/rc/runner.events/logs",
-            params={"nodepool_id": "rp2", "page": 1, "per_page": 50},
+            params={"nodepool_id": "rp2", "page": 1, "per_page": 50, "event_fields": "true"},
         )
     )["log_entries"]
     assert rich and rich[0]["meta"]["kind"] == "scale_up"

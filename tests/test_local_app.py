@@ -1024,10 +1024,14 @@ def test_metrics_and_logs_from_the_store(http, ids):
         )
     )
     assert logs["log_entries"] == [] and logs["per_page"] == 32
-    ok(
+    # a runner must exist in that nodepool (here no deployment: no runner at all)
+    fail(
         http.get(
             f"/v2/users/me/compute_clusters/{cid}/nodepools/{nid}/runners/any/runner.events/logs"
-        )
+        ),
+        25600,
+        404,
+        "'any'",
     )
     fail(
         http.get(

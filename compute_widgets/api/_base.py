@@ -724,8 +724,11 @@ class BaseClient:
         # ListLogEntries has no nodepool-level route without a runner; the cluster-level
         # binding with the nodepool as a query field is what the official JSON channel builds
         # from a request that names cluster and nodepool but no runner (reference §1.2, §4.1).
+        # event_fields: the local plane's JSON extension, each event's fields in `meta` (the
+        # EVENTS frame reads them); api.clarifai.com ignores an unknown query key
         path = f"{self._u}/compute_clusters/{_seg(cc_id)}/{_seg(log_type)}/logs"
-        return Call("GET", path, {"nodepool_id": np_id, "page": page, "per_page": per_page})
+        query = {"nodepool_id": np_id, "page": page, "per_page": per_page, "event_fields": "true"}
+        return Call("GET", path, query)
 
     def _log_pages(self, cc_id: str, np_id: str, log_type: str, per_page: int) -> Pages[m.LogEntry]:
         return Pages(

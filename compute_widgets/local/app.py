@@ -373,9 +373,9 @@ ROUTES: tuple[R, ...] = (
     R(
         "GET",
         _CC + "/{log_type}/logs",
-        observability.list_log_entries_with_fields,
+        observability.list_log_entries,
         "ListLogEntriesOfCluster",
-        query=(*PAGING, "nodepool_id"),
+        query=(*PAGING, "nodepool_id", "event_fields"),
         offload=True,
     ),
     R("GET", "/local/health", local_only.health, "LocalHealth"),

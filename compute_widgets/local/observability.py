@@ -1,6 +1,5 @@
 """The observability handlers: PostMetricsQuery, ListMetricLabels, ListLogEntries (one function
-per RPC, ``handler(plane, rq) -> body``; the cluster-level log binding keeps our richer
-entries for our own client, `list_log_entries_with_fields`)."""
+per RPC, ``handler(plane, rq) -> body``)."""
 
 from __future__ import annotations
 
@@ -164,13 +163,20 @@ def list_metric_labels(plane: Plane, rq: Rq) -> dict[str, Any]:
 
 
 def list_log_entries(plane: Plane, rq: Rq) -> dict[str, Any]:
-    """ListLogEntries as Clarifai shapes it (every field a field of the clarifai-grpc message):
-    ``meta`` is the ComputeSourceMetadata of the source (user, cluster, nodepool, runner) and
-    each ``message`` starts with the event's RFC 3339 time (``clarifai deployment logs`` prints
-    messages only, and tells entries apart by their message). A deployment runner's
-    ``runner.events`` are the simulator's events of its nodepool (scale-up/down, preemption,
-    spot fallback, cold start); its ``runner`` log (model stdout on Clarifai) shows the same
-    lines, the only thing a simulated runner prints. A user runner has no log here."""
+    """ListLogEntries (every binding). By default as Clarifai shapes it, every field a field of
+    the clarifai-grpc message: ``meta`` is the ComputeSourceMetadata of the source (user,
+    cluster, nodepool, runner) and each ``message`` starts with the event's RFC 3339 time
+    (``clarifai deployment logs`` prints messages only and tells entries apart by them).
+
+    ``event_fields=true`` (our JSON extension; our client asks for it, a gRPC request cannot)
+    keeps each event's fields in ``meta`` instead (EVENT_COLUMNS: timestamp, kind, count,
+    capacity_type, reason) and the message as the simulator wrote it.
+
+    A runner named in the path must exist in that nodepool (RUNNER_DOES_NOT_EXIST). A
+    deployment runner's ``runner.events`` are the simulator's events of its nodepool
+    (scale-up/down, preemption, spot fallback, cold start); its ``runner`` log (model stdout
+    on Clarifai) shows the same lines, the only thing a simulated runner prints. A user runner
+    has no log here; without a runner, only ``runner.events`` has entries."""
     cc_id = rq.path.get("cc") or rq.q1("compute_cluster_id")
     if not cc_id:
         raise Fail(C.BAD_REQUEST, "compute_cluster_id: name the compute cluster of the logs.")
@@ -188,27 +194,15 @@ def list_log_entries(plane: Plane, rq: Rq) -> dict[str, Any]:
     if np_id:
         source["nodepool_id"] = np_id
     entries, page, per_page = _entries(plane, rq, cc_id, np_id, events)
-    out = []
-    for e in entries:
-        when = str((e.get("meta") or {}).get("timestamp") or "")
-        out.append(
+    if not rq.flag("event_fields"):
+        entries = [
             {
-                "message": f"{when} {e.get('message', '')}".strip(),
+                "message": f"{(e.get('meta') or {}).get('timestamp', '')} {e.get('message', '')}".strip(),
                 "log_type": log_type,
                 "meta": source,
             }
-        )
-    return {"log_entries": out, "page": page, "per_page": per_page}
-
-
-def list_log_entries_with_fields(plane: Plane, rq: Rq) -> dict[str, Any]:
-    """The cluster-level binding (what our client reads): each ``runner.events`` entry's
-    ``meta`` carries the event's fields (EVENT_COLUMNS: timestamp, kind, count,
-    capacity_type, reason), our JSON extension of ComputeSourceMetadata."""
-    cc_id = rq.path["cc"]
-    np_id = rq.path.get("np") or rq.q1("nodepool_id") or None
-    events = rq.path.get("log_type") == "runner.events"
-    entries, page, per_page = _entries(plane, rq, cc_id, np_id, events)
+            for e in entries
+        ]
     return {"log_entries": entries, "page": page, "per_page": per_page}
 
 
