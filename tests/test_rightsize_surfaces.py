@@ -422,3 +422,24 @@ def test_recommend_magic_bad_arguments_are_one_line_naming_the_argument(
     message = str(result.error_in_exec)
     assert "\n" not in message and "Traceback" not in err
     assert named in message and says in message, message
+
+
+def test_recommend_magic_completes_pools_options_and_patterns(ip):
+    from IPython.core.completer import provisionalcompleter
+
+    def complete(line):
+        with provisionalcompleter():
+            return [c.text for c in ip.Completer.completions(line, len(line))]
+
+    from compute_widgets import rightsize
+    from compute_widgets.magics import cmd_recommend
+
+    # the magic names the engine's patterns without importing it (completion stays cheap)
+    assert cmd_recommend.PATTERNS == tuple(rightsize.PATTERNS)
+    ip.run_line_magic("compute", "status")  # the magics see a live client
+    assert "recommend" in complete("%compute reco")
+    assert complete("%compute recommend rs mag") == ["magic"]
+    assert complete("%compute recommend rs magic --t") == ["--target-p95", "--traffic"]
+    assert complete("%compute recommend rs magic --traffic ") == [
+        "bursty", "diurnal", "steady", "weekday-weekend"
+    ]  # fmt: skip
