@@ -17,14 +17,20 @@ CLOCK_START = "2026-01-05T09:00:00Z"
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_jupyter_dirs(tmp_path_factory):
-    """Keep runtime files and data of the tests away from the user's own Jupyter directories,
-    and pin the simulated clock of every server the session starts (they inherit the env)."""
+    """Keep runtime files and data of the tests away from the user's own Jupyter directories
+    and home (the Clarifai CLI's contexts in ~/.config/clarifai/config: connect() would follow a
+    real one to api.clarifai.com), and pin the simulated clock of every server the session
+    starts (they inherit the env)."""
     from compute_widgets.local.clock import ANCHOR_ENV, START_ENV
 
     root = tmp_path_factory.mktemp("jupyter")
     names = ("JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "COMPUTE_WIDGETS_DATA_DIR")
-    names += (START_ENV, ANCHOR_ENV)
+    names += (START_ENV, ANCHOR_ENV, "HOME", "XDG_CACHE_HOME")
     saved = {k: os.environ.get(k) for k in names}
+    # caches (numba's, pip's) stay where they were: only what is read as configuration moves
+    os.environ.setdefault("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache"))
+    os.environ["HOME"] = str(root / "home")
+    (root / "home").mkdir()
     os.environ["JUPYTER_RUNTIME_DIR"] = str(root / "runtime")
     os.environ["JUPYTER_DATA_DIR"] = str(root / "data")
     os.environ["COMPUTE_WIDGETS_DATA_DIR"] = str(root / "data" / "compute_widgets")
