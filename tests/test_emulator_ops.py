@@ -21,7 +21,7 @@ MODEL = {"id": "m1", "user_id": "clarifai", "app_id": "main", "model_version": {
 
 
 @pytest.fixture(scope="module")
-def plane(tmp_path_factory):
+def handle(tmp_path_factory):
     from compute_widgets.local.runtime import start_server, stop_server
 
     saved = {k: os.environ.get(k) for k in (START_ENV, ANCHOR_ENV)}
@@ -35,12 +35,37 @@ def plane(tmp_path_factory):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    yield handle
+    stop_server(handle)
+
+
+@pytest.fixture(scope="module")
+def plane(handle):
     http = httpx.Client(
         base_url=handle.url, headers={"Authorization": f"Key {handle.token}"}, timeout=120
     )
     yield http
     http.close()
-    stop_server(handle)
+
+
+@pytest.fixture(scope="module")
+def stub(handle):
+    """The official clarifai-grpc stub on a real channel to the plane's gRPC door."""
+    from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
+    from clarifai_grpc.grpc.api import service_pb2_grpc
+
+    host, port = handle.grpc_url.removeprefix("http://").split(":")
+    channel = ClarifaiChannel.get_insecure_grpc_channel(base=host, port=int(port))
+    v2 = service_pb2_grpc.V2Stub(channel)
+    metadata = (("authorization", f"Key {handle.token}"),)
+
+    class Stub:
+        def __getattr__(self, name):
+            method = getattr(v2, name)
+            return lambda request: method(request, metadata=metadata, timeout=120)
+
+    yield Stub()
+    channel.close()
 
 
 def ok(r: httpx.Response, message: type | None = None) -> dict:
@@ -257,6 +282,15 @@ def test_deployment_runners_mirror_the_simulator(plane):
         service_pb2.MultiRunnerResponse,
     )["runners"]
     assert [r["id"] for r in scoped] == ["rdep-rp2"]
+    # ... asked as the model's owner ("clarifai"), as `clarifai deployment logs` does: the
+    # plane has one account, so the owner's nodepool answers
+    as_model_owner = ok(
+        plane.get(
+            "/v2/users/clarifai/compute_clusters/rc/nodepools/rp2/runners",
+            params={"model_version_ids": "v1"},
+        )
+    )["runners"]
+    assert as_model_owner == scoped
     assert (
         ok(plane.get("/v2/users/me/runners", params={"model_version_ids": "v9"}))["runners"] == []
     )
@@ -407,3 +441,116 @@ def test_metric_series_labels_stay_inside_the_metric_label_enum(plane):
     assert {"name": "DEPLOYMENT_ID", "value": "mdep"} in asked["data"]["matrix_data"]["series"][0][
         "labels"
     ]
+
+
+# ------------------------------------------------------------------------------------------------
+# the same operations through the gRPC door, as the official tools send them
+
+
+def test_the_official_stub_gets_user_runners_metrics_and_logs_over_grpc(plane, stub):
+    from clarifai_grpc.grpc.api import resources_pb2
+
+    make_pools(plane, "gr", "gn")
+    make_deployment(plane, "gdep", "gr", "gn")
+    advance(plane, 3600)
+    as_model = resources_pb2.UserAppIDSet(user_id="clarifai")
+
+    user = stub.GetUser(
+        service_pb2.GetUserRequest(user_app_id=resources_pb2.UserAppIDSet(user_id="me"))
+    )
+    assert user.status.code == 10000 and user.user.id == ok(plane.get("/v2/users/me"))["user"]["id"]
+
+    # `clarifai deployment get`: replicas from deployment_metrics
+    dep = stub.GetDeployment(service_pb2.GetDeploymentRequest(deployment_id="gdep"))
+    rest = ok(plane.get("/v2/users/me/deployments/gdep"))["deployment"]["deployment_metrics"]
+    assert dep.status.code == 10000
+    assert (
+        dep.deployment.deployment_metrics.live_replicas,
+        dep.deployment.deployment_metrics.desired_replicas,
+    ) == (
+        rest["live_replicas"],
+        rest["desired_replicas"],
+    )
+    assert dep.deployment.deployment_metrics.live_replicas >= 1
+
+    # `clarifai deployment logs`: ListRunners then ListLogEntries, as the model's owner, page 1
+    runners = stub.ListRunners(
+        service_pb2.ListRunnersRequest(
+            user_app_id=as_model,
+            compute_cluster_id="gr",
+            nodepool_id="gn",
+            model_version_ids=["v1"],
+        )
+    )
+    assert runners.status.code == 10000 and [r.id for r in runners.runners] == ["gdep-gn"]
+    assert runners.runners[0].num_replicas == rest["live_replicas"]
+    logs = stub.ListLogEntries(
+        service_pb2.ListLogEntriesRequest(
+            user_app_id=as_model,
+            log_type="runner.events",
+            compute_cluster_id="gr",
+            nodepool_id="gn",
+            runner_id="gdep-gn",
+            page=1,
+            per_page=50,
+        )
+    )
+    rest_logs = ok(
+        plane.get(
+            "/v2/users/me/compute_clusters/gr/nodepools/gn/runners/gdep-gn/runner.events/logs",
+            params={"page": 1, "per_page": 50},
+        )
+    )["log_entries"]
+    assert logs.status.code == 10000 and [e.message for e in logs.log_entries] == [
+        e["message"] for e in rest_logs
+    ]
+    assert "Scale-up" in logs.log_entries[0].message
+
+    # proto3 zeros: page 0 / per_page 0 are the defaults
+    listed = stub.ListDeployments(service_pb2.ListDeploymentsRequest(compute_cluster_id="gr"))
+    assert listed.status.code == 10000 and [d.id for d in listed.deployments] == ["gdep"]
+    refused = stub.ListDeployments(service_pb2.ListDeploymentsRequest(scheduling_priorities=[3]))
+    assert refused.status.code == 25901 and "scheduling_priorities" in refused.status.description
+
+    # PatchDeployments as `clarifai model deploy` sends it; merge refused
+    v2 = resources_pb2.Model(
+        id="m1",
+        user_id="clarifai",
+        app_id="main",
+        model_version=resources_pb2.ModelVersion(id="v2"),
+    )
+    patched = stub.PatchDeployments(
+        service_pb2.PatchDeploymentsRequest(
+            deployments=[
+                resources_pb2.Deployment(id="gdep", desired_worker=resources_pb2.Worker(model=v2))
+            ],
+            action="overwrite",
+        )
+    )
+    assert patched.status.code == 10000
+    assert patched.deployments[0].worker.model.model_version.id == "v2"
+    assert [n.id for n in patched.deployments[0].nodepools] == ["gn"]
+    merged = stub.PatchDeployments(
+        service_pb2.PatchDeploymentsRequest(
+            deployments=[resources_pb2.Deployment(id="gdep")], action="merge"
+        )
+    )
+    assert (
+        merged.status.code == 25901 and "Unrecognized action 'merge'" in merged.status.description
+    )
+
+    # a user runner: created in the nodepool, deleted by id alone (User.delete_runner)
+    made = stub.PostRunners(
+        service_pb2.PostRunnersRequest(
+            compute_cluster_id="gr",
+            nodepool_id="gn",
+            runners=[resources_pb2.Runner(description="local", num_replicas=1)],
+        )
+    )
+    assert made.status.code == 10000
+    rid = made.runners[0].id
+    got = stub.GetRunner(service_pb2.GetRunnerRequest(runner_id=rid))
+    assert got.status.code == 10000 and got.runner.nodepool.id == "gn"
+    gone = stub.DeleteRunners(service_pb2.DeleteRunnersRequest(ids=[rid]))
+    assert gone.status.code == 10000
+    assert stub.GetRunner(service_pb2.GetRunnerRequest(runner_id=rid)).status.code == 25600

@@ -339,6 +339,8 @@ ROUTES: tuple[R, ...] = (
     R("POST", _RUNNERS, runners.post_runners, "PostRunners", body=("runners", "action")),
     R("PATCH", _RUNNERS, runners.patch_runners, "PatchRunners", body=("runners", "action")),
     R("DELETE", _RUNNERS, runners.delete_runners, "DeleteRunners", body=("ids",)),
+    # not a Clarifai binding: User.delete_runner sends ids alone, which the gRPC door serves here
+    R("DELETE", _U + "/runners", runners.delete_runners, "DeleteRunnersOfUser", body=("ids",)),
     R(
         "POST",
         _U + "/metrics",

@@ -184,6 +184,10 @@ def list_log_entries(plane: Plane, rq: Rq) -> dict[str, Any]:
     rid = rq.path.get("runner_id") or rq.q1("runner_id") or None
     log_type = rq.path.get("log_type") or rq.q1("log_type") or ""
     source: dict[str, Any] = {"user_app_id": {"user_id": rq.user}, "compute_cluster_id": cc_id}
+    owner = runners.cluster_user(plane, rq.user, cc_id)  # the CLI asks as the model's owner
+    if owner != rq.user:
+        source["compute_cluster_user_id"] = owner
+        rq = Rq(path=rq.path, query=rq.query, body=rq.body, user=owner)
     events = log_type == "runner.events"
     if rid:
         if not np_id:

@@ -36,7 +36,7 @@ from typing import Any
 from compute_widgets.api import models as m
 from compute_widgets.api.errors import InvalidInput
 from compute_widgets.local import store as st
-from compute_widgets.local.crud import Plane
+from compute_widgets.local.crud import SHARED_CLUSTER_ID, Plane
 from compute_widgets.local.wire import C, Fail, Rq, plural, quote
 
 _RUNNER_FIELDS = ("description", "worker", "num_replicas", "min_replicas", "metadata", "labels")
@@ -172,6 +172,18 @@ def _where(rq: Rq) -> tuple[str | None, str | None]:
     return (str(cc) if cc else None), (str(np) if np else None)
 
 
+def cluster_user(plane: Plane, user: str, cc: str | None) -> str:
+    """Whose cluster `cc` is, as addressed by `user`: `user` when they have it, else the
+    plane's owner when the owner has it. Why: ``clarifai deployment logs`` asks ListRunners and
+    ListLogEntries under the *model owner's* id (clarifai/runners/models/model_deploy.py
+    ``stream_model_logs``: ``user_id = w.model.user_id or user_id``), e.g. ``clarifai`` for a
+    catalog model deployed on the owner's nodepool; the local plane has one account (its
+    token's), so that lookup lands on the owner's cluster."""
+    if not cc or cc == SHARED_CLUSTER_ID or plane.store.cluster_wire(user, cc) is not None:
+        return user
+    return plane.owner if plane.store.cluster_wire(plane.owner, cc) is not None else user
+
+
 def _check_where(plane: Plane, user: str, cc: str | None, np: str | None) -> None:
     if np and not cc:
         raise Fail(
@@ -190,6 +202,7 @@ def find_runner(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(runner, the deployment it mirrors or None); RUNNER_DOES_NOT_EXIST when there is no
     runner `rid` (in that nodepool, when one is named)."""
+    user = cluster_user(plane, user, cc)
     _check_where(plane, user, cc, np)
     for r, d in _all_runners(plane, user, cc, np):
         if r["id"] == rid:
@@ -208,11 +221,12 @@ def _find(plane: Plane, rq: Rq, rid: str) -> tuple[dict[str, Any], dict[str, Any
 def list_runners(plane: Plane, rq: Rq) -> dict[str, Any]:
     page, per_page = rq.paging()
     cc, np = _where(rq)
-    _check_where(plane, rq.user, cc, np)
+    user = cluster_user(plane, rq.user, cc)
+    _check_where(plane, user, cc, np)
     versions = set(rq.values("model_version_ids"))
     least = rq.int_param("min_replicas", 0, 0, MAX_REPLICAS)
     items = []
-    for r, _ in _all_runners(plane, rq.user, cc, np):
+    for r, _ in _all_runners(plane, user, cc, np):
         version = (((r.get("worker") or {}).get("model") or {}).get("model_version") or {}).get(
             "id"
         )
