@@ -349,6 +349,31 @@ def test_deployment_runners_mirror_the_simulator(plane):
         25600,
         "ghost",
     )
+    # the model-version binding finds the version's runner on that nodepool
+    by_version = ok(
+        plane.get(
+            "/v2/users/clarifai/compute_clusters/me/rc/nodepools/rp2/versions/v1/runner.events/logs",
+            params={"page": 1, "per_page": 50},
+        ),
+        service_pb2.MultiLogEntryResponse,
+    )["log_entries"]
+    assert [e["message"] for e in by_version] == [e["message"] for e in logs]
+    assert by_version[0]["meta"]["runner_id"] == "rdep-rp2"
+    none = ok(
+        plane.get(
+            "/v2/users/me/compute_clusters/me/rc/nodepools/rp2/versions/v9/runner.events/logs"
+        )
+    )
+    assert none["log_entries"] == []
+    # sources the plane keeps no logs of are refused by name, not ignored
+    fail(
+        plane.get(
+            "/v2/users/me/compute_clusters/rc/runner.events/logs",
+            params={"nodepool_id": "rp2", "pipeline_id": "p1"},
+        ),
+        90400,
+        "pipeline_id",
+    )
 
 
 def test_user_runners_post_patch_delete_and_deployment_runners_refused(plane):

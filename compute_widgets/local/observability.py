@@ -162,6 +162,18 @@ def list_metric_labels(plane: Plane, rq: Rq) -> dict[str, Any]:
     return {"metric_type_labels": out}
 
 
+# ListLogEntriesRequest fields naming sources the local plane has no logs of: refused by name
+_LOG_SOURCES_NOT_SERVED = (
+    "model_id",
+    "workflow_id",
+    "pipeline_id",
+    "pipeline_version_id",
+    "pipeline_version_run_id",
+    "pipeline_step_id",
+    "pipeline_step_version_id",
+)
+
+
 def list_log_entries(plane: Plane, rq: Rq) -> dict[str, Any]:
     """ListLogEntries (every binding). By default as Clarifai shapes it, every field a field of
     the clarifai-grpc message: ``meta`` is the ComputeSourceMetadata of the source (user,
@@ -177,18 +189,45 @@ def list_log_entries(plane: Plane, rq: Rq) -> dict[str, Any]:
     (scale-up/down, preemption, spot fallback, cold start); its ``runner`` log (model stdout
     on Clarifai) shows the same lines, the only thing a simulated runner prints. A user runner
     has no log here; without a runner, only ``runner.events`` has entries."""
+    for name in _LOG_SOURCES_NOT_SERVED:
+        if rq.q1(name):
+            raise Fail(
+                C.BAD_REQUEST,
+                f"{name}: the local control plane keeps logs of compute runners only (by "
+                f"compute cluster, nodepool, runner or model version); omit {name}.",
+            )
     cc_id = rq.path.get("cc") or rq.q1("compute_cluster_id")
     if not cc_id:
         raise Fail(C.BAD_REQUEST, "compute_cluster_id: name the compute cluster of the logs.")
     np_id = rq.path.get("np") or rq.q1("nodepool_id") or None
     rid = rq.path.get("runner_id") or rq.q1("runner_id") or None
+    version = rq.path.get("version") or rq.q1("model_version_id") or None
     log_type = rq.path.get("log_type") or rq.q1("log_type") or ""
     source: dict[str, Any] = {"user_app_id": {"user_id": rq.user}, "compute_cluster_id": cc_id}
-    owner = runners.cluster_user(plane, rq.user, cc_id)  # the CLI asks as the model's owner
+    # the cluster's owner: compute_cluster_user_id when given, else as `runners.cluster_user`
+    # (the CLI asks as the model's owner)
+    owner = rq.path.get("cc_user") or rq.q1("compute_cluster_user_id")
+    owner = plane.owner if owner == "me" else owner or runners.cluster_user(plane, rq.user, cc_id)
     if owner != rq.user:
         source["compute_cluster_user_id"] = owner
         rq = Rq(path=rq.path, query=rq.query, body=rq.body, user=owner)
     events = log_type == "runner.events"
+    if version and not rid:  # the runner of that model version on the nodepool, if any
+        if not np_id:
+            raise Fail(C.BAD_REQUEST, "nodepool_id: name the nodepool of the model version's logs.")
+        source["model_version_id"] = version
+        found = runners.list_runners(
+            plane,
+            Rq(
+                path={"cc": cc_id, "np": np_id},
+                query={"model_version_ids": [version]},
+                body={},
+                user=rq.user,
+            ),
+        )["runners"]
+        rid = found[0]["id"] if found else None
+        if rid is None:
+            events = False
     if rid:
         if not np_id:
             raise Fail(C.BAD_REQUEST, f"nodepool_id: name the nodepool of runner '{rid}'.")
