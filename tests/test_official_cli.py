@@ -190,6 +190,34 @@ def test_env_without_a_plane_says_how_to_start_one(tmp_path, home):
     assert runtime.find_server(empty) is None  # nothing started behind the user's back
 
 
+def test_env_start_starts_a_plane_and_says_so(tmp_path, home):
+    data = tmp_path / "started"
+    p = compute_widgets("env", "--start", "--data-dir", str(data), env=_base_env(home))
+    handle = runtime.find_server(data)
+    try:
+        assert handle is not None and handle.grpc_url
+        assert p.stderr == (
+            f"compute-widgets: started a control plane at {handle.url} (pid {handle.pid}) for "
+            f"{data.resolve()}; it runs until `compute-widgets stop`\n"
+        )
+        assert p.stdout.splitlines()[0] == f"export CLARIFAI_API_BASE={handle.grpc_url}"
+    finally:
+        if handle is not None:
+            runtime.stop_server(handle)
+
+
+def test_env_names_a_plane_without_a_grpc_door():
+    from compute_widgets.local.clarifai_env import grpc_base
+
+    old = runtime.ServerHandle(url="http://127.0.0.1:1", token="t", pid=42, data_dir=Path("/x"))
+    with pytest.raises(runtime.ServerError) as e:
+        grpc_base(old)
+    assert str(e.value) == (
+        "the control plane at http://127.0.0.1:1 (pid 42) has no gRPC door (it was started by "
+        "an older compute_widgets); restart it: compute-widgets stop && compute-widgets serve"
+    )
+
+
 def test_env_context_writes_the_cli_config_and_the_cli_uses_it(plane, home):
     config = home / ".config" / "clarifai" / "config"
     config.parent.mkdir(parents=True)
@@ -225,6 +253,14 @@ def test_env_context_writes_the_cli_config_and_the_cli_uses_it(plane, home):
     )
     rows = plain_table(clarifai("computecluster", "list", env=env).stdout)
     assert "shared-saas" in [r["ID"] for r in rows]
+
+    # variables set in the shell beat every context: the command says so (naming no value)
+    shadowed = dict(env, CLARIFAI_PAT="something-else")
+    p = compute_widgets("env", "--context", "--data-dir", str(plane.data_dir), env=shadowed)
+    assert p.stderr == (
+        "compute-widgets: note: CLARIFAI_PAT set in this environment override every context; "
+        "unset CLARIFAI_PAT for 'local' to take effect\n"
+    )
 
 
 def test_env_context_refuses_a_broken_config_and_leaves_it(plane, home):
