@@ -24,7 +24,9 @@ Two API levels:
 Invariants the store keeps whoever writes: ``user_id``/parents/timestamps filled in,
 ``enforced_min_instances``/``enforced_max_instances`` = requested capped by `PLAN_MAX_NODES`,
 output-only fields (``status``, ``node_count``) not stored in ``data``, a nodepool revision per
-settings change, one deployment per model per nodepool (unique index), and cascading deletes.
+settings change, one deployment per model per nodepool (unique index), and cascading deletes
+(a nodepool takes its user runners along: ``runners`` holds what PostRunners created; the
+runners of deployments are derived, never stored).
 """
 
 from __future__ import annotations
