@@ -323,7 +323,10 @@ def post_runners(plane: Plane, rq: Rq) -> dict[str, Any]:
     out = []
     with plane.store.transaction():
         for r in parsed:
-            out.append(plane.store.write_runner(rq.user, cc, np_id, r))
+            try:
+                out.append(plane.store.write_runner(rq.user, cc, np_id, r))
+            except st.DuplicateId as e:  # another request took the id meanwhile
+                raise Fail(C.DATABASE_DUPLICATE_KEY, f"{e} Nothing was created.") from None
     return {"runners": [_user_runner(plane, rq.user, r) for r in out]}
 
 
