@@ -491,14 +491,16 @@ def _expected_log_lines(rest, cc_id: str, np_id: str) -> list[str]:
     return [f"{e.meta['timestamp']} {e.message}" for e in events]
 
 
-def _logs(plane, home: Path, dp_id: str) -> list[str]:
+def _logs(plane, home: Path, dp_id: str, *options: str) -> list[str]:
     home.mkdir(exist_ok=True)
     env = plane_env(plane, home)
-    p = clarifai("deployment", "logs", dp_id, "--no-follow", "--log-type", "events", env=env)
+    p = clarifai("deployment", "logs", dp_id, "--no-follow", *options, env=env)
     return p.stdout.splitlines()
 
 
 def test_cli_deployment_logs_print_the_simulators_events(plane, rest, tmp_path):
+    """The command as typed, default log type (``model``: the runner's own output, which for a
+    simulated runner is its nodepool's events)."""
     cc_id, np_id, dp_id = _pool_with_deployment(plane, "own", "me", "ownversion1")
     rest.advance_clock(3600)
     before = _expected_log_lines(rest, cc_id, np_id)
@@ -517,7 +519,7 @@ def test_cli_deployment_logs_of_the_sdk_examples_deployment(plane, rest, tmp_pat
     )
     rest.advance_clock(3600)
     before = _expected_log_lines(rest, cc_id, np_id)
-    lines = _logs(plane, tmp_path / "home", dp_id)
+    lines = _logs(plane, tmp_path / "home", dp_id, "--log-type", "events")
     after = _expected_log_lines(rest, cc_id, np_id)  # the clock runs on: an event may come
     assert lines[0] == f"Streaming logs for model 'hello-world' (runner: {dp_id}-{np_id})..."
     assert [line for line in lines[2:] if line] in (before, after)
