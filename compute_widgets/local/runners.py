@@ -98,10 +98,12 @@ def with_metrics(plane: Plane, user: str, deps: list[dict[str, Any]]) -> list[di
 
 
 def _deployment_runners(
-    plane: Plane, user: str, d: dict[str, Any], replicas: Replicas, nodepools: dict
+    plane: Plane, user: str, d: dict[str, Any], replicas: Replicas, nodepools: dict, rid: str
 ) -> list[dict[str, Any]]:
     out = []
     for cc, np_id in st.deployment_nodepool_refs(d):
+        if rid and runner_id(d["id"], np_id) != rid:
+            continue  # only the asked runner's pool is simulated
         key = (cc, np_id)
         if key not in nodepools:
             nodepools[key] = plane.store.nodepool_wire(user, cc, np_id)
@@ -147,18 +149,21 @@ def _user_runner(plane: Plane, user: str, r: dict[str, Any]) -> dict[str, Any] |
 
 
 def _all_runners(
-    plane: Plane, user: str, cc: str | None, np: str | None
+    plane: Plane, user: str, cc: str | None, np: str | None, rid: str = ""
 ) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
-    """(runner wire, the deployment it mirrors or None) of the user, deployments' first."""
+    """(runner wire, the deployment it mirrors or None) of the user, deployments' first;
+    only runner `rid` when given."""
     replicas, nodepools = Replicas(plane, user), {}
     deps = plane.store.deployments_wire(user, nodepool_id=np or None, compute_cluster_id=cc or None)
     out = []
     for d in deps:
-        for r in _deployment_runners(plane, user, d, replicas, nodepools):
+        for r in _deployment_runners(plane, user, d, replicas, nodepools, rid):
             where = r["nodepool"]
             if (not np or where["id"] == np) and (not cc or where["compute_cluster"]["id"] == cc):
                 out.append((r, d))
     for r in plane.store.runners_wire(user, cc, np):
+        if rid and r["id"] != rid:
+            continue
         view = _user_runner(plane, user, r)
         if view is not None:
             out.append((view, None))
@@ -204,9 +209,8 @@ def find_runner(
     runner `rid` (in that nodepool, when one is named)."""
     user = cluster_user(plane, user, cc)
     _check_where(plane, user, cc, np)
-    for r, d in _all_runners(plane, user, cc, np):
-        if r["id"] == rid:
-            return r, d
+    for r, d in _all_runners(plane, user, cc, np, rid):
+        return r, d
     where = f" in nodepool '{np}' of compute cluster '{cc}'" if np else ""
     raise Fail(C.RUNNER_DOES_NOT_EXIST, f"Runner '{rid}' not found for user '{user}'{where}.")
 
@@ -311,7 +315,11 @@ def post_runners(plane: Plane, rq: Rq) -> dict[str, Any]:
         )
     plane.nodepool_or_fail(rq.user, cc, np_id)
     parsed = [_parse_runner(r, f"runners[{i}]") for i, r in enumerate(_runner_list(rq))]
-    taken = {r["id"] for r, _ in _all_runners(plane, rq.user, None, None)}
+    taken = {  # every runner id of the user (nothing simulated for this)
+        runner_id(d["id"], np)
+        for d in plane.store.deployments_wire(rq.user)
+        for _, np in st.deployment_nodepool_refs(d)
+    } | {r["id"] for r in plane.store.runners_wire(rq.user)}
     for r in parsed:
         r.setdefault("id", os.urandom(6).hex())
         if r["id"] in taken:
