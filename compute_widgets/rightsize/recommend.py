@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from compute_widgets.api.models import parse_duration
-from compute_widgets.sim import DeploymentSpec, PoolSpec, Workload
+from compute_widgets.sim import DeploymentSpec, PoolSpec, Workload, dynamics_key
 
 from .candidates import (
     CAPACITIES,
@@ -27,7 +27,7 @@ from .candidates import (
 )
 from .pareto import pareto_mask
 from .result import Choice, Recommendation, settings_text
-from .search import RECORD_EVERY, SCORES, WARMUP_S, Job, run_jobs, split
+from .search import RECORD_EVERY, SCORES, WARMUP_S, Job, run_jobs, scores, split
 from .traffic import TrafficError, TrafficProfile, nodepool_ids, traffic_from
 
 SIM_START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday: records' timestamps only, not values
@@ -173,12 +173,20 @@ def recommend(
         raise RightsizeError("no candidate left: every min_nodes is above every max_nodes, or the capacity types are not offered")
     workload, warm = warmed_trace(profile, 1.0 / len(deps))
 
-    def job(cs: list[Candidate], job_seeds: tuple[int, ...]) -> Job:
-        pools = tuple(pool_for(by_id.get(c.instance_type) or cur_type, c, cluster) for c in cs)
+    bases: dict[str, PoolSpec] = {}  # one wire translation per instance type, not per candidate
+    with_delay = {x: tuple(_with_delay(d, x) for d in deps) for x in delays}
+
+    def setting(c: Candidate) -> tuple[PoolSpec, tuple[DeploymentSpec, ...]]:
+        if c.instance_type not in bases:
+            bases[c.instance_type] = pool_for(by_id.get(c.instance_type) or cur_type, c, cluster)
+        pool = bases[c.instance_type].with_(min_nodes=c.min_nodes, max_nodes=c.max_nodes, spot=c.spot)
+        return pool, with_delay.get(c.scale_down_delay_s) or tuple(_with_delay(d, c.scale_down_delay_s) for d in deps)
+
+    def job(settings: list[tuple[PoolSpec, tuple[DeploymentSpec, ...]]], job_seeds: tuple[int, ...]) -> Job:
         return Job(
-            pools=pools,
-            deployments=tuple(tuple(_with_delay(d, c.scale_down_delay_s) for d in deps) for c in cs),
-            services=tuple(tuple(d.resolved(p).service_s for d in deps) for p in pools),
+            pools=tuple(p for p, _ in settings),
+            deployments=tuple(d for _, d in settings),
+            services=tuple(tuple(x.resolved(p).service_s for x in d) for p, d in settings),
             workload=workload,
             seeds=job_seeds,
             duration=profile.duration_s + warm,
@@ -188,9 +196,21 @@ def recommend(
             warmup_s=warm,
         )
 
-    chunks = [cands] if executor is None else split(cands, _chunk_size(len(cands), executor))
-    scores = run_jobs([job(c, seeds) for c in chunks], executor)
-    frame = _frame(cands, scores, by_id, target_s)
+    def score(cs: list[Candidate], job_seeds: tuple[int, ...], executor: Any = None) -> np.ndarray:
+        """SCORES of each candidate. Candidates that run alike (sim.dynamics_key: instance types
+        packing as many replicas per node, differing in price and size only) run once."""
+        settings = [setting(c) for c in cs]
+        keys = [dynamics_key(p, list(d), profile.step, workload) for p, d in settings]
+        first: dict[bytes, int] = {}
+        for i, k in enumerate(keys):
+            first.setdefault(k, i)
+        unique = [settings[i] for i in first.values()]
+        chunks = [unique] if executor is None else split(unique, _chunk_size(len(unique), executor))
+        stats = run_jobs([job(c, job_seeds) for c in chunks], executor)
+        row_of = {k: j for j, k in enumerate(first)}
+        return np.array([scores(stats[row_of[k]], p.price_spot, p.price_od) for k, (p, _) in zip(keys, settings, strict=True)])
+
+    frame = _frame(cands, score(cands, seeds, executor), by_id, target_s)
     frame["on_front"] = pareto_mask(frame["monthly_cost"].to_numpy(), frame["p95_s"].to_numpy())
     front = frame[frame["on_front"]].sort_values(["monthly_cost", "p95_s"], kind="stable")
 
@@ -202,7 +222,7 @@ def recommend(
                        bool(current_np.spot), float(delay0))  # fmt: skip
         if cur_type.id not in by_id:
             by_id[cur_type.id] = cur_type
-        row = _frame([c0], run_jobs([job([c0], seeds)]), by_id, target_s).iloc[0]
+        row = _frame([c0], score([c0], seeds), by_id, target_s).iloc[0]
         current = Choice(row, cc_id, np_id, current_np, deployment_ids=dep_ids)
 
     # the choice, checked on held-out seeds ------------------------------------------------------
@@ -213,7 +233,7 @@ def recommend(
         c = cands[int(row.name)]
         stability: dict[str, Any] = {}
         if holdout_seeds:
-            per = run_jobs([job([c], (s,)) for s in holdout_seeds])
+            per = np.concatenate([score([c], (s,)) for s in holdout_seeds])
             p95 = [float(v) for v in per[:, SCORES.index("p95_s")]]
             stability = {
                 "seeds": list(holdout_seeds),

@@ -40,6 +40,9 @@ from compute_widgets.sim import (
 
 SCORES = ("monthly_cost", "p50_s", "p95_s", "p99_s", "minutes_over_target",
           "cold_start_requests", "spot_interruptions")  # fmt: skip
+# what a run gives before prices: the scores but cost, and paid node-seconds per run
+STATS = ("p50_s", "p95_s", "p99_s", "minutes_over_target", "cold_start_requests", "spot_interruptions",
+         "node_seconds_spot", "node_seconds_od", "scored_s")  # fmt: skip
 HOURS_PER_MONTH = 730.0  # 8,760 h / 12, as cloud price pages count a month
 RECORD_EVERY = 6  # one record per minute at 10 s steps
 WARMUP_S = 3600.0  # played before the scored part: the pool is not empty when it starts
@@ -81,10 +84,10 @@ def weighted_percentiles(values: np.ndarray, weights: np.ndarray, qs: tuple[floa
     return out
 
 
-def score_runs(records: list[np.ndarray], preemptions: list[float], pool: PoolSpec,
-               services: tuple[float, ...], *, record_s: float, target_s: float) -> dict[str, float]:  # fmt: skip
-    """The scores (SCORES) of one candidate from its runs' scored records (one array per seed,
-    warm-up rows already dropped) and spot preemptions in the scored part of each run."""
+def run_stats(records: list[np.ndarray], preemptions: list[float], services: tuple[float, ...], *,
+              record_s: float, target_s: float) -> dict[str, float]:  # fmt: skip
+    """STATS of one setting from its runs' scored records (one array per seed, warm-up rows
+    dropped) and spot preemptions in the scored part of each run: all but the price."""
     waits, reqs, cold, over = [], [], 0.0, 0.0
     for r in records:
         busy_over = np.zeros(len(r), dtype=bool)
@@ -99,31 +102,35 @@ def score_runs(records: list[np.ndarray], preemptions: list[float], pool: PoolSp
         over += float(busy_over.sum()) * record_s / 60.0
     p50, p95, p99 = weighted_percentiles(np.concatenate(waits), np.concatenate(reqs), (0.50, 0.95, 0.99))
     runs = len(records)
-    cost = sum(
-        (float(r[:, _NS_SPOT].astype(np.float64).sum()) * pool.price_spot
-         + float(r[:, _NS_OD].astype(np.float64).sum()) * pool.price_od) / 3600.0
-        for r in records
-    )  # fmt: skip
-    scored_s = sum(len(r) for r in records) / runs * record_s
     return {
-        "monthly_cost": cost / runs * HOURS_PER_MONTH * 3600.0 / scored_s if scored_s else 0.0,
         "p50_s": p50,
         "p95_s": p95,
         "p99_s": p99,
         "minutes_over_target": over / runs,
         "cold_start_requests": cold / runs,
         "spot_interruptions": float(sum(preemptions)) / runs,
+        "node_seconds_spot": sum(float(r[:, _NS_SPOT].astype(np.float64).sum()) for r in records) / runs,
+        "node_seconds_od": sum(float(r[:, _NS_OD].astype(np.float64).sum()) for r in records) / runs,
+        "scored_s": sum(len(r) for r in records) / runs * record_s,
     }
 
 
+def scores(stats: np.ndarray, price_spot: float, price_od: float) -> list[float]:
+    """SCORES of a candidate from its setting's STATS row and its instance type's prices."""
+    st = dict(zip(STATS, stats, strict=True))
+    cost = (st["node_seconds_spot"] * price_spot + st["node_seconds_od"] * price_od) / 3600.0
+    monthly = cost * HOURS_PER_MONTH * 3600.0 / st["scored_s"] if st["scored_s"] else 0.0
+    return [monthly, *(float(st[k]) for k in SCORES[1:])]
+
+
 def run_job(job: Job, parallel: bool = False) -> np.ndarray:
-    """Scores of the job's candidates: an array [len(pools), len(SCORES)].
+    """STATS of the job's settings: an array [len(pools), len(STATS)].
 
     `parallel=False` (what executor tasks use): one thread, no GIL held, so a thread pool's
     tasks run side by side; True spreads one call over the cores (numba prange).
     """
     S = len(job.seeds)
-    out = np.zeros((len(job.pools), len(SCORES)))
+    out = np.zeros((len(job.pools), len(STATS)))
     per_call = max(1, RUNS_PER_CALL // S)
     for lo in range(0, len(job.pools), per_call):
         pools = job.pools[lo : lo + per_call]
@@ -141,23 +148,23 @@ def run_job(job: Job, parallel: bool = False) -> np.ndarray:
         )
         skip = int(round(job.warmup_s / (job.record_every * job.step)))
         first_step = skip * job.record_every
-        for i, pool in enumerate(pools):
+        for i in range(len(pools)):
             runs = range(i * S, (i + 1) * S)
             pre = []
             for r in runs:
                 ev = batch.events[r]
                 pre.append(float(ev[(ev[:, 1] == _PREEMPTION) & (ev[:, 0] >= first_step), 2].sum()))
-            s = score_runs([batch.records[r][skip:] for r in runs], pre, pool, job.services[lo + i],
-                           record_s=job.record_every * job.step, target_s=job.target_s)  # fmt: skip
-            out[lo + i] = [s[k] for k in SCORES]
+            s = run_stats([batch.records[r][skip:] for r in runs], pre, job.services[lo + i],
+                          record_s=job.record_every * job.step, target_s=job.target_s)  # fmt: skip
+            out[lo + i] = [s[k] for k in STATS]
     return out
 
 
 def run_jobs(jobs: list[Job], executor: Any = None) -> np.ndarray:
-    """Every job's scores stacked in order: in this process (each call on all cores), or on
+    """Every job's STATS stacked in order: in this process (each call on all cores), or on
     `executor` (one task per job, each on one core)."""
     if not jobs:
-        return np.zeros((0, len(SCORES)))
+        return np.zeros((0, len(STATS)))
     if executor is None:
         parts = [run_job(j, parallel=True) for j in jobs]
     else:

@@ -16,7 +16,8 @@ records whose columns are named by POOL_RECORD_COLUMNS and DEPLOYMENT_COLUMNS (s
 EVENT_COLUMNS, `node_counts()`, `deactivate(slot)`, `configure(pool, deployments)`.
 `EVENT_KINDS` names the kinds by their code in the kernel's event rows (column 1), for
 counting events of a batch without building dicts. `simulate_batch(..., seeds=, workload=)`
-runs many pools over one shared trace (the right-sizing search).
+runs many pools over one shared trace (the right-sizing search); `dynamics_key` says when two
+pools would run alike (same decisions, only utilisation and prices differ), so they run once.
 `warm_up()` compiles the kernel (or loads it from the cache), `is_warm()` says whether that
 happened in this process. Spans are seconds (numbers): the one duration grammar for strings
 is compute_widgets.api.models.parse_duration, which sim cannot import.
@@ -53,6 +54,7 @@ from ._run import (  # noqa: E402
     PoolRunner,
     SimResult,
     compare,
+    dynamics_key,
     event_message,
     events_records,
     is_warm,
@@ -75,6 +77,7 @@ __all__ = [
     "SimResult",
     "PoolRunner",
     "simulate_batch",
+    "dynamics_key",
     "BatchResult",
     "event_message",
     "events_records",

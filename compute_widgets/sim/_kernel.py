@@ -6,7 +6,8 @@ resumed step for step (the local control plane advances each nodepool to "now" i
     pp[P, NPP]        pool parameters            ps[P, NPS]          pool state
     dp[P, D, NDP]     deployment parameters      ds[P, D, NDS]       deployment state
     ring[P, 3, R]     pending spot / pending on-demand / draining nodes, by absolute step % R
-    trace[P or 1, D, n]  requests/s per step of traced deployments (one row: shared by all pools)
+    trace[rows, D, n] requests/s per step of traced deployments (or arrivals, noise mode 2);
+                      pool p reads row pp[p, P_TRACE_ROW], so pools can share a row
     out[P, rows, NOUT_POOL + D*NOUT_DEP]   records (one per `rec` steps)
     ev[P, EMAX, 5]    events (abs step, kind, count, capacity, reason); ev_n[P] how many
 
@@ -26,8 +27,8 @@ from numba import njit, prange
 # ---- pool parameters ----
 P_MIN, P_MAX, P_SPOT, P_STRICT, P_PROV, P_NOTICE, P_HAZARD, P_ICE_P, P_ICE_TTL = range(9)
 P_FAIL_P, P_BACKOFF0, P_BACKOFF_MAX, P_UNNEEDED, P_AFTER_ADD, P_BULK, P_UP_DELAY = range(9, 16)
-P_SEED, P_NDEP, P_VCPU, P_MEM, P_GPUS, P_GPU_MEM, P_DRAIN_TAU = range(16, 23)
-NPP = 23
+P_SEED, P_NDEP, P_VCPU, P_MEM, P_GPUS, P_GPU_MEM, P_DRAIN_TAU, P_TRACE_ROW = range(16, 24)
+NPP = 24
 # ---- deployment parameters ----
 D_ACTIVE, D_MINR, D_MAXR, D_UPD, D_DOWND, D_ZEROD, D_HIST, D_RPN, D_PACK = range(9)
 D_BASE, D_AMP, D_PEAK, D_WEEKEND, D_BURSTS, D_BMIN, D_BMAX, D_BLO, D_BHI = range(9, 18)
@@ -280,10 +281,7 @@ def _run_pool(p, pp, dp, ps, ds, ring, trace, step0, n, dt, origin, rec, out, ev
                 continue
             st = 16 + 8 * d
             if dp[p, d, D_TRACE] > 0.5:
-                if trace.shape[0] == 1:  # one row shared by every pool (simulate_batch)
-                    lam = trace[0, d, i]
-                else:
-                    lam = trace[p, d, i]
+                lam = trace[int(pp[p, P_TRACE_ROW]), d, i]  # rows may be shared by pools
             else:
                 lam = dp[p, d, D_BASE] * (
                     1.0 + dp[p, d, D_AMP] * math.cos(2.0 * math.pi * (hour - dp[p, d, D_PEAK]) / 24.0)
@@ -303,7 +301,9 @@ def _run_pool(p, pp, dp, ps, ds, ring, trace, step0, n, dt, origin, rec, out, ev
                     lam *= ds[p, d, X_BURST_MULT]
             if lam < 0.0:
                 lam = 0.0
-            if dp[p, d, D_NOISE] > 0.5:
+            if dp[p, d, D_NOISE] > 1.5:
+                a = lam  # the trace holds this step's arrivals, drawn beforehand (draw_arrivals)
+            elif dp[p, d, D_NOISE] > 0.5:
                 a = _poisson(lam * dt, seed, step, st)
             else:
                 a = lam * dt
@@ -490,6 +490,17 @@ def _run_pool(p, pp, dp, ps, ds, ring, trace, step0, n, dt, origin, rec, out, ev
             out[p, row, O_QUEUE] = q_sum
 
 
+def _draw_arrivals(rates, seed, step0, dt, slot, out):
+    """The Poisson arrivals deployment `slot` of a pool with `seed` draws at each step of a
+    trace: the kernel's own draws, so a run fed these (noise mode 2) is the same run."""
+    st = 16 + 8 * slot
+    for i in range(rates.shape[0]):
+        lam = rates[i]
+        if lam < 0.0:
+            lam = 0.0
+        out[i] = _poisson(lam * dt, seed, step0 + i, st)
+
+
 def _run_all(pp, dp, ps, ds, ring, trace, step0, n, dt, origin, rec, out, ev, ev_n):
     for p in prange(pp.shape[0]):
         _run_pool(p, pp, dp, ps, ds, ring, trace, step0, n, dt, origin, rec, out, ev, ev_n)
@@ -538,6 +549,7 @@ _event = njit(cache=True, error_model="numpy")(_event)
 _launch = njit(cache=True, error_model="numpy")(_launch)
 _remove_ready = njit(cache=True, error_model="numpy")(_remove_ready)
 _run_pool = njit(cache=True, error_model="numpy")(_run_pool)
+draw_arrivals = njit(cache=True, error_model="numpy")(_draw_arrivals)
 # one pool: no thread start-up; nogil: the local server's event loop answers meanwhile
 run_serial = njit(cache=True, nogil=True, error_model="numpy")(_run_each)
 run_parallel = njit(cache=True, parallel=True, error_model="numpy")(_run_all)

@@ -583,7 +583,19 @@ def simulate_batch(
                 raise ValueError("simulate_batch takes a trace shared by every pool only: pass it as workload=Workload(trace=...)")
             dp[i, j] = deployment_params(d, pool, len(deps), workload)
     if workload is not None and workload.trace is not None:
-        trace = np.repeat(trace_rates(workload.trace, origin, 0, n, dt)[None, None, :], D, axis=1)
+        rates = trace_rates(workload.trace, origin, 0, n, dt)
+        if workload.poisson:
+            # the arrivals depend on the seed and the trace only: drawn once per seed (the
+            # kernel's own draws) and shared by the pools with that seed
+            rows = {s: r for r, s in enumerate(dict.fromkeys(pp[:, K.P_SEED]))}
+            trace = np.zeros((len(rows), D, n))
+            for s, r in rows.items():
+                for d in range(D):
+                    K.draw_arrivals(rates, s, 0, dt, d, trace[r, d])
+            pp[:, K.P_TRACE_ROW] = [rows[s] for s in pp[:, K.P_SEED]]
+            dp[:, :, K.D_NOISE] = 2.0
+        else:
+            trace = np.repeat(rates[None, None, :], D, axis=1)
     else:
         trace = np.zeros((1, D, 1))
     ps = np.zeros((P, K.NPS))
@@ -597,6 +609,31 @@ def simulate_batch(
     run(pp, dp, ps, ds, ring, trace, 0, n, dt, origin, record_every, out, ev, ev_n)
     events = [ev[i, : min(int(ev_n[i]), ev.shape[1])].copy() for i in range(P)]
     return BatchResult(out, events, list(pools), origin, dt, record_every, ev_n.copy())
+
+
+# parameters that only feed the utilisation records (never a decision of the kernel)
+_HARDWARE_P = (K.P_VCPU, K.P_MEM, K.P_GPUS, K.P_GPU_MEM)
+_HARDWARE_D = (K.D_CPU, K.D_MEMR, K.D_GPUR, K.D_GPUMEMR)
+
+
+def dynamics_key(pool: PoolSpec, deployments: list[DeploymentSpec], step: float = STEP_S,
+                 workload: Workload | None = None) -> bytes:  # fmt: skip
+    """Two runs (same seed, duration, start, workload) whose keys are equal give the same node
+    counts, queues, latencies, requests, events and paid node-seconds: only the utilisation
+    columns and the price differ. What the kernel decides on is the pool's parameters and each
+    deployment's, replicas per node included; the hardware sizes themselves only feed the
+    utilisation records, and prices are applied after the run. So instance types that pack the
+    same replicas per node, on the same cloud, can be simulated once (the right-sizing search)."""
+    dt = float(step)
+    deps = list(deployments) or ([DeploymentSpec(workload=workload)] if workload is not None else [])
+    pp = pool_params(pool, 0, len(deps), dt)
+    pp[list(_HARDWARE_P)] = 0.0
+    parts = [pp.tobytes()]
+    for d in deps:
+        v = deployment_params(d, pool, len(deps), workload)
+        v[list(_HARDWARE_D)] = 0.0
+        parts.append(v.tobytes())
+    return b"".join(parts)
 
 
 def warm_up() -> None:
