@@ -139,7 +139,7 @@ POOLS = ("apply", "create", "failed", "hint", "hint-async", "magic", "bad")
 def plane(tmp_path_factory):
     """A control plane of this module's own (its clock is advanced): one cluster, a busy
     over-provisioned pool per test that changes one, two days of recorded history, and a pool
-    created afterwards (no history)."""
+    with no deployment (no recorded request)."""
     from compute_widgets.api import models as m
     from compute_widgets.api.client import ComputeClient
     from compute_widgets.local.runtime import start_server, stop_server
@@ -153,14 +153,14 @@ def plane(tmp_path_factory):
         for name in POOLS:
             _busy_pool(client, name)
         client.advance_clock(2 * 86400)
-        _busy_pool(client, "new")  # created now: no recorded requests yet
+        _busy_pool(client, "idle", deployed=False)  # no deployment: never a recorded request
         yield client
     finally:
         client.close()
         stop_server(handle)
 
 
-def _busy_pool(client, name: str) -> None:
+def _busy_pool(client, name: str, deployed: bool = True) -> None:
     from compute_widgets.api import models as m
 
     client.create_nodepool(
@@ -173,6 +173,8 @@ def _busy_pool(client, name: str) -> None:
             max_instances=BUSY["hi"],
         ),
     )
+    if not deployed:
+        return
     client.create_deployment(
         m.Deployment(
             id=f"llm-{name}",
@@ -181,7 +183,11 @@ def _busy_pool(client, name: str) -> None:
                 m.Nodepool(id=name, compute_cluster=m.ComputeCluster(id="rs", user_id="me"))
             ],
             autoscale_config=m.AutoscaleConfig(
-                min_replicas=BUSY["replicas"], max_replicas=BUSY["hi"], scale_down_delay_seconds=300
+                min_replicas=BUSY["replicas"],
+                max_replicas=BUSY["hi"],
+                scale_up_delay_seconds=60,  # replicas follow a rise within a minute
+                scale_down_delay_seconds=300,
+                traffic_history_seconds=120,
             ),
             metadata={"workload": {"base_rps": BUSY["rps"], "diurnal_amplitude": 0.6}},
         )
@@ -301,8 +307,8 @@ def test_browser_nodepool_page_says_over_provisioned(plane):
         and "%compute recommend rs hint" in b.hint.line.value
     )
     # a pool with no recorded requests: no line at all
-    b.open_nodepool("rs", "new")
-    assert b.nodepool.id == "new" and b.hint.text is None and b.hint.line.value == ""
+    b.open_nodepool("rs", "idle")
+    assert b.nodepool.id == "idle" and b.hint.text is None and b.hint.line.value == ""
 
 
 async def test_browser_hint_arrives_after_the_page_is_shown(plane):
@@ -398,7 +404,7 @@ def test_recommend_magic_reads_a_csv_of_rates(ip, tmp_path):
         ("rs magic --target-p95 0s", "--target-p95", "> 0"),
         ("rs magic --range 7x", "--range", "7d"),
         ("rs magic --traffic no-such.csv", "--traffic", "steady"),
-        ("rs new", "--range", "no recorded requests"),  # a pool with no history yet
+        ("rs idle", "--range", "no recorded requests"),  # a pool nothing is deployed on
         ("rs magic --traffic NEGATIVE", "--traffic", "negative"),
         ("rs nope", "nope", "not found"),
     ],
@@ -435,7 +441,7 @@ def test_recommend_magic_completes_pools_options_and_patterns(ip):
     from compute_widgets.magics import cmd_recommend
 
     # the magic names the engine's patterns without importing it (completion stays cheap)
-    assert cmd_recommend.PATTERNS == tuple(rightsize.PATTERNS)
+    assert tuple(rightsize.PATTERNS) == cmd_recommend.PATTERNS
     ip.run_line_magic("compute", "status")  # the magics see a live client
     assert "recommend" in complete("%compute reco")
     assert complete("%compute recommend rs mag") == ["magic"]
