@@ -290,3 +290,38 @@ def test_dask_executor_gives_the_same_front_as_in_process(client):
     pd.testing.assert_frame_equal(here.candidates, there.candidates)
     pd.testing.assert_frame_equal(here.front, there.front)
     assert here.best.stability == there.best.stability
+
+
+def test_provisioning_hint_names_the_saving_and_is_cached(busy_pool):
+    from compute_widgets.rightsize import provisioning_hint
+
+    line = provisioning_hint(busy_pool, "cc", "busy")
+    assert line is not None and line.startswith("Over-provisioned: g5.2xlarge, ")
+    saving = float(line.split("for $")[1].split("/month less")[0].replace(",", ""))
+    # the saving is the current pool's cost minus the recommended one's, from the same search
+    rec = recommend("cc/busy", client=busy_pool, target_p95=2.0, range="1d", seeds=(0,), holdout_seeds=(),
+                    instance_types=["g5.2xlarge"], min_nodes=(0, 1, 4), scale_down_delays=(300,))  # fmt: skip
+    assert saving == pytest.approx(rec.current.row["monthly_cost"] - rec.best.row["monthly_cost"], abs=0.5)
+    assert provisioning_hint(busy_pool, "cc", "busy") is line  # cached: same pool, same hour
+    assert provisioning_hint(busy_pool, "cc", "nope") is None  # an unknown pool: no line, no error
+
+
+def test_simulate_batch_shares_one_trace_and_matches_simulate():
+    """sim.simulate_batch with seeds= and a shared Poisson trace gives each pool exactly the
+    records simulate() gives it alone (the old simulate_batch refused traces)."""
+    from compute_widgets.sim import PoolSpec, dynamics_key, simulate_batch
+
+    t = np.arange(8640) * 10.0
+    workload = Workload(trace=pd.Series(3.0 * (1 + 0.6 * np.cos(2 * np.pi * t / 86400)), index=t))
+    pools = [PoolSpec(instance_id=i, gpus=1, gpu_memory_gib=gm, vcpu=c, memory_gib=4 * c, price_od=p,
+                      min_nodes=m, max_nodes=6, spot=s)
+             for i, c, gm, p in (("small", 4, 24.0, 1.0), ("big", 8, 48.0, 3.0)) for m in (0, 2) for s in (False, True)]  # fmt: skip
+    deps = [[DeploymentSpec(max_replicas=40)] for _ in pools]
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    batch = simulate_batch(pools, deps, duration=86400, start=start, seeds=[7, 8] * 4, workload=workload)
+    for i, pool in enumerate(pools):
+        alone = simulate(pool, deps[i], workload, duration=86400, seed=[7, 8][i % 2], start=start, record_every=6)
+        assert np.array_equal(alone.raw, batch.records[i])
+    # "small" and "big" pack one replica a node: they run alike, only utilisation and price differ
+    assert dynamics_key(pools[0], deps[0], 10.0, workload) == dynamics_key(pools[4], deps[4], 10.0, workload)
+    assert dynamics_key(pools[0], deps[0], 10.0, workload) != dynamics_key(pools[1], deps[1], 10.0, workload)

@@ -101,6 +101,8 @@ class Choice:
         lo, hi = int(self.row["min_nodes"]), int(self.row["max_nodes"])
         if self.same_type and self.current.spot == bool(self.row["spot"]):
             return f"%compute nodepools scale {cc} {q(self.nodepool_id)} --min {lo} --max {hi}"
+        if self.same_type:  # a capacity change: no line verb patches it, the YAML does
+            return "%%compute --apply   # with the YAML below as the cell"
         spot = " --spot" if self.row["spot"] else ""
         return (f"%compute nodepools create {cc} {q(self.target_nodepool_id)} "
                 f"--instance {q(str(self.row['instance_type']))} --min {lo} --max {hi}{spot}")  # fmt: skip
