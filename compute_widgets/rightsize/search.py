@@ -21,6 +21,8 @@ exactly the traffic given.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,7 +48,8 @@ STATS = ("p50_s", "p95_s", "p99_s", "minutes_over_target", "cold_start_requests"
 HOURS_PER_MONTH = 730.0  # 8,760 h / 12, as cloud price pages count a month
 RECORD_EVERY = 6  # one record per minute at 10 s steps
 WARMUP_S = 3600.0  # played before the scored part: the pool is not empty when it starts
-RUNS_PER_CALL = 64  # pool-runs per kernel call: ~1 MB of records each for a week
+RUNS_PER_CALL = 64  # pool-runs per kernel call at most (a week of records: ~1 MB a run)
+CALL_BYTES = 64 * 2**20  # records of one kernel call at most: months of traffic take fewer runs
 _D_LAT, _D_REQ, _D_REP = (DEPLOYMENT_COLUMNS.index(c) for c in ("latency_s", "requests", "replicas"))
 _NS_SPOT, _NS_OD = (POOL_RECORD_COLUMNS.index(c) for c in ("node_seconds_spot", "node_seconds_od"))
 _PREEMPTION = EVENT_KINDS.index("preemption")
@@ -123,6 +126,11 @@ def scores(stats: np.ndarray, price_spot: float, price_od: float) -> list[float]
     return [monthly, *(float(st[k]) for k in SCORES[1:])]
 
 
+# numba's fallback threading layer (workqueue) aborts on concurrent parallel calls: the browser's
+# hint and a Planner search may run at once in one kernel, so parallel calls take turns
+_PARALLEL = threading.Lock()
+
+
 def run_job(job: Job, parallel: bool = False) -> np.ndarray:
     """STATS of the job's settings: an array [len(pools), len(STATS)].
 
@@ -131,21 +139,25 @@ def run_job(job: Job, parallel: bool = False) -> np.ndarray:
     """
     S = len(job.seeds)
     out = np.zeros((len(job.pools), len(STATS)))
-    per_call = max(1, RUNS_PER_CALL // S)
+    rows = int(job.duration / job.step) // job.record_every
+    cols = len(POOL_RECORD_COLUMNS) + len(DEPLOYMENT_COLUMNS) * max(len(d) for d in job.deployments)
+    runs_fit = max(1, CALL_BYTES // max(1, rows * cols * 4))
+    per_call = max(1, min(RUNS_PER_CALL, runs_fit) // S)
     for lo in range(0, len(job.pools), per_call):
         pools = job.pools[lo : lo + per_call]
         deps = job.deployments[lo : lo + per_call]
-        batch = simulate_batch(
-            [p for p in pools for _ in job.seeds],
-            [list(d) for d in deps for _ in job.seeds],
-            duration=job.duration,
-            step=job.step,
-            start=job.start,
-            record_every=job.record_every,
-            parallel=parallel,
-            seeds=[s for _ in pools for s in job.seeds],
-            workload=job.workload,
-        )
+        with _PARALLEL if parallel else contextlib.nullcontext():
+            batch = simulate_batch(
+                [p for p in pools for _ in job.seeds],
+                [list(d) for d in deps for _ in job.seeds],
+                duration=job.duration,
+                step=job.step,
+                start=job.start,
+                record_every=job.record_every,
+                parallel=parallel,
+                seeds=[s for _ in pools for s in job.seeds],
+                workload=job.workload,
+            )
         skip = int(round(job.warmup_s / (job.record_every * job.step)))
         first_step = skip * job.record_every
         for i in range(len(pools)):
