@@ -28,9 +28,9 @@ CELL_TIMEOUT = 180
 pytestmark = pytest.mark.slow
 
 
-def test_the_five_tutorials_are_there():
+def test_the_six_tutorials_are_there():
     names = [p.stem for p in NOTEBOOKS]
-    assert [n[:2] for n in names] == ["01", "02", "03", "04", "05"], names
+    assert [n[:2] for n in names] == ["01", "02", "03", "04", "05", "06"], names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
