@@ -325,3 +325,25 @@ def test_simulate_batch_shares_one_trace_and_matches_simulate():
     # "small" and "big" pack one replica a node: they run alike, only utilisation and price differ
     assert dynamics_key(pools[0], deps[0], 10.0, workload) == dynamics_key(pools[4], deps[4], 10.0, workload)
     assert dynamics_key(pools[0], deps[0], 10.0, workload) != dynamics_key(pools[1], deps[1], 10.0, workload)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(target_p95="fast"), "target_p95='fast': give a latency like '2s' or 2.0 (seconds)"),
+        (dict(target_p95=0), "target_p95=0: give a latency above 0 seconds"),
+        (dict(min_nodes=(-1, 2)), "min_nodes=(-1, 2): give whole node counts of 0 or more"),
+        (dict(capacity=("reserved",)), "capacity=('reserved',): use 'spot' (with on-demand fallback) and/or 'on_demand'"),
+        (dict(instance_types=["p9.huge"]), "instance_types: p9.huge not offered in aws/us-east-1: see %compute li"),
+        (dict(min_nodes=(5,), max_nodes=(2,)), "no candidate left: every min_nodes is above every max_nodes"),
+        (dict(seeds=()), "seeds=(): give at least one seed"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_get_one_clear_line(client, kwargs, message):
+    from compute_widgets.rightsize import RightsizeError
+
+    args = dict(traffic="steady", client=client, provider="aws", region="us-east-1", deployments=[LLM],
+                range="1h", holdout_seeds=())  # fmt: skip
+    with pytest.raises(RightsizeError) as e:
+        recommend(**{**args, **kwargs})
+    assert message in str(e.value) and "\n" not in str(e.value)

@@ -309,6 +309,7 @@ def _is_nodepool(source: Any, client: Any) -> bool:
         client is not None
         and isinstance(source, str)
         and source.count("/") == 1
+        and not source.lower().endswith(".csv")
         and not os.path.exists(source)
     )
 
