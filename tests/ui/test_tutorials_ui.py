@@ -49,11 +49,14 @@ TUTORIALS = [
     "03-config-as-code-and-magics",
     "04-capacity-planning",
     "05-using-clarifai",
+    "06-right-sizing",
 ]
 # tutorials that show our widgets (03 is magics and plain figures only)
 WITH_WIDGETS = [t for t in TUTORIALS if not t.startswith("03-")]
 # ... and charts inside them (a nodepool page of the browser, the planner)
-WITH_CHARTS_IN_WIDGETS = ["01-quickstart", "02-nodepools-and-autoscaling", "04-capacity-planning"]
+WITH_CHARTS_IN_WIDGETS = [
+    "01-quickstart", "02-nodepools-and-autoscaling", "04-capacity-planning", "06-right-sizing"
+]  # fmt: skip
 
 # markers of each event kind drawn on the chart titled /pattern/: {legend label: markers painted}
 EVENT_MARKERS_JS = """([pattern, labels]) => {
@@ -299,10 +302,19 @@ def check_clarifai(page: Page, text: str) -> None:
     assert text.rstrip().endswith("False"), text[-500:]
 
 
+def check_rightsizing(page: Page, text: str) -> None:
+    # the Planner's Right-size step drew its Pareto chart, and Confirm patched the pool
+    step = page.locator(".jp-OutputArea-output .cw-planner .cw-rightsize").first
+    expect(step.locator(".cw-charts .js-plotly-plot").first).to_be_visible()
+    expect(step.locator(".cw-rightsize-front .cw-selected")).to_have_count(1)
+    assert re.search(r"Patched nodepool chat: g5\.xlarge, \d+–\d+ nodes", text), text[-3000:]
+
+
 CHECKS = {
     "01-quickstart": check_quickstart,
     "02-nodepools-and-autoscaling": check_autoscaling,
     "03-config-as-code-and-magics": check_config,
     "04-capacity-planning": check_planning,
     "05-using-clarifai": check_clarifai,
+    "06-right-sizing": check_rightsizing,
 }
