@@ -449,3 +449,24 @@ def test_recommend_magic_completes_pools_options_and_patterns(ip):
     assert complete("%compute recommend rs magic --traffic ") == [
         "bursty", "diurnal", "steady", "weekday-weekend"
     ]  # fmt: skip
+
+
+def test_planner_without_recorded_traffic_says_so_in_one_line(plane):
+    p = _planner(plane, "idle")
+    p.recommend("2s", "history")
+    assert p.status.kind == "error" and "\n" not in p.status.text
+    assert "no recorded requests" in p.status.text and "pattern" in p.status.text, p.status.text
+    assert p.recommendation is None and p.rightsize.apply_box.layout.display == "none"
+
+
+def test_views_say_the_recommendation_without_widgets(plane):
+    """What GitHub or nbviewer shows of a saved Planner and nodepool page (text/html)."""
+    from compute_widgets.widgets import ComputeBrowser
+
+    p = _planner(plane, "hint")
+    p.recommend("2s", "steady")
+    bundle = p._repr_mimebundle_()
+    assert p.recommendation.summary in bundle["text/plain"]
+    assert "cw-rightsize-front" in bundle["text/html"]
+    b = ComputeBrowser(plane, nodepool=("rs", "hint"))
+    assert esc_html(b.hint.text) in b._repr_mimebundle_()["text/html"]

@@ -824,7 +824,12 @@ class ComputeBrowser(ViewBase):
 
     def _html(self) -> str:
         if self.page == "nodepool" and self.nodepool is not None:
-            body = self.nodepool_info.value + "<b>Deployments</b>" + self.deployments_table.value
+            body = (
+                self.nodepool_info.value
+                + self.hint.line.value  # the right-sizing hint, when it has arrived
+                + "<b>Deployments</b>"
+                + self.deployments_table.value
+            )
         elif self.page == "cluster" and self.cluster is not None:
             body = self.cluster_info.value + html_table(
                 ["Nodepool", "Instance type", "Nodes", "Capacity", "Status"],

@@ -294,7 +294,14 @@ class Planner(ViewBase):
         )
         if self.kpis is not None:
             head += "\n" + repr(self.kpis)
+        if self.recommendation is not None:
+            head += f"\nRight-size (target p95 {self.recommendation.target_p95_s:g} s): "
+            head += self.recommendation.summary
         return head
 
     def _html(self) -> str:
-        return f"<div class='cw-planner'><b>{esc(self._text().splitlines()[0])}</b>{self.kpi_table.value}</div>"
+        head = esc(self._text().splitlines()[0])
+        return (
+            f"<div class='cw-planner'><b>{head}</b>{self.kpi_table.value}"
+            f"{self.rightsize.table.value}</div>"
+        )
