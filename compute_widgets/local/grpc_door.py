@@ -20,8 +20,9 @@ becomes an `Rq`, the handler's body becomes the response message. No business ru
   names the field. An RPC the plane does not serve answers gRPC UNIMPLEMENTED naming it. A
   message over `wire.MAX_BODY` bytes is refused by grpc itself (RESOURCE_EXHAUSTED, with the
   sizes), before any handler runs.
-- **Responses** are built with `ParseDict` into the RPC's response message, strictly: a field
-  the message does not have is a bug of ours, reported as INTERNAL_SERVER_ISSUE naming it.
+- **Responses** are built into the RPC's response message strictly, as `ParseDict` would
+  (`proto_build`: the same result, 4-5x faster): a field the message does not have is a bug
+  of ours, reported as INTERNAL_SERVER_ISSUE naming it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from google.protobuf.message_factory import GetMessageClass
 from starlette.concurrency import run_in_threadpool
 
 from compute_widgets.local.app import ROUTES, Dispatcher, R, failure
+from compute_widgets.local.proto_build import build
 from compute_widgets.local.wire import MAX_BODY, C, Fail, Rq, new_req_id
 
 log = logging.getLogger("compute_widgets.local")
@@ -246,7 +248,7 @@ class GrpcDoor:
 
     def _message(self, call: _Call, http: int, body: dict[str, Any]) -> Any:
         try:
-            return ParseDict(body, call.response())
+            return build(body, call.response)
         except ParseError as e:  # a field the message lacks: our bug, said as such
             log.error(
                 "gRPC %s: the response does not fit %s: %s", call.rpc, call.response.__name__, e
