@@ -196,6 +196,8 @@ def recommend(
             warmup_s=warm,
         )
 
+    simulated: list[int] = []  # pool-runs per search (for the assumptions)
+
     def score(cs: list[Candidate], job_seeds: tuple[int, ...], executor: Any = None) -> np.ndarray:
         """SCORES of each candidate. Candidates that run alike (sim.dynamics_key: instance types
         packing as many replicas per node, differing in price and size only) run once."""
@@ -205,6 +207,7 @@ def recommend(
         for i, k in enumerate(keys):
             first.setdefault(k, i)
         unique = [settings[i] for i in first.values()]
+        simulated.append(len(unique) * len(job_seeds))
         chunks = [unique] if executor is None else split(unique, _chunk_size(len(unique), executor))
         stats = run_jobs([job(c, job_seeds) for c in chunks], executor)
         row_of = {k: j for j, k in enumerate(first)}
@@ -253,7 +256,8 @@ def recommend(
         current=current,
         target_p95_s=target_s,
         binding=binding,
-        assumptions=_assumptions(pool0, deps[0].resolved(pool0), profile, seeds, holdout_seeds),
+        assumptions={**_assumptions(pool0, deps[0].resolved(pool0), profile, seeds, holdout_seeds),
+                     "runs_simulated": simulated[0]},  # fmt: skip
         traffic=profile,
         pruned=pd.DataFrame(pruned, columns=["instance_type", "why"]),
         current_delays=current_delays,
