@@ -48,7 +48,7 @@ def build_recommend(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument(
         "--range", type=range_text, default="7d", metavar="WINDOW",
-        help="how much of the pool's recorded history to replay (default 7d)",
+        help="the recorded history replayed, or a pattern's length (default 7d)",
     )  # fmt: skip
     p.add_argument(
         "--traffic", metavar="FILE|PATTERN",
@@ -62,7 +62,7 @@ def traffic_source(args: argparse.Namespace, cc: str, np_id: str) -> str:
     given = args.traffic
     if given is None:
         return f"{cc}/{np_id}"
-    if given in PATTERNS or os.path.isfile(given):
+    if given.lower() in PATTERNS or os.path.isfile(given):
         return given
     raise UsageError(
         f"--traffic: {given!r} is neither a file nor a built-in pattern; give a CSV file's path "
