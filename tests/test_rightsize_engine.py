@@ -198,6 +198,15 @@ def test_bad_csv_names_its_columns_and_a_good_one_reads(tmp_path):
     assert p.duration_s == 180.0 and p.rates.index[0] == pd.Timestamp("2026-01-05T00:00:00Z")
 
 
+def test_a_profile_at_another_step_is_resampled_and_too_short_traffic_is_refused(client):
+    p = traffic_from(pd.Series([1.0, 3.0], index=_idx(2)), step=30.0)
+    assert list(p.rates.to_numpy()) == [1.0, 1.0, 3.0, 3.0]
+    assert list(traffic_from(p, step=60.0).rates.to_numpy()) == [1.0, 3.0]
+    with pytest.raises(TrafficError, match=r"lasts 20 s: give at least 60 s \(one scored minute\)"):
+        recommend(traffic=pd.Series([1.0, 2.0], index=_idx(2, freq="10s")), client=client, provider="aws",
+                  region="us-east-1", deployments=[LLM])  # fmt: skip
+
+
 def test_rates_from_request_timestamps_count_per_step():
     stamps = pd.Series(pd.to_datetime(["2026-01-05 00:00:01", "2026-01-05 00:00:02", "2026-01-05 00:00:09",
                                        "2026-01-05 00:00:25"], utc=True))  # fmt: skip

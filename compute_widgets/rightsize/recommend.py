@@ -135,6 +135,9 @@ def recommend(
             raise TrafficError("traffic=None needs a nodepool with recorded history: give traffic= a pattern, Series or CSV")
         traffic = f"{cc_id}/{np_id}"
     profile = traffic if isinstance(traffic, TrafficProfile) else traffic_from(traffic, client=client, range=range)
+    if profile.duration_s < RECORD_EVERY * profile.step:
+        raise TrafficError(f"traffic from {profile.source} lasts {profile.duration_s:g} s: give at least "
+                           f"{RECORD_EVERY * profile.step:g} s (one scored minute), better a day or a week")  # fmt: skip
 
     # the catalog and what fits ---------------------------------------------------------------
     prov = provider or (cluster.cloud_provider.id if cluster is not None else None)

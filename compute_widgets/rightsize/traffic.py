@@ -108,7 +108,7 @@ def traffic_from(
     if not (step > 0 and math.isfinite(step)):
         raise TrafficError(f"step={step!r}: give a positive number of seconds (e.g. 10)")
     if isinstance(source, TrafficProfile):
-        return source if source.step == step else _profile(source.rates, source.source, step)
+        return source if source.step == step else from_rates(source.rates, step=step, name=source.source)
     if isinstance(source, str) and source.lower() in PATTERNS:
         return pattern(source.lower(), duration=_seconds(range), step=step, rps=rps)
     if _is_nodepool(source, client):
