@@ -250,6 +250,8 @@ def test_planner_recommends_then_apply_shows_the_change_before_patching(plane):
     assert (dep.min_replicas, dep.max_replicas) == (3, 6)  # the rest of the config kept
     assert p.nodepool.min_instances == after.min_instances  # the page shows the pool as it is now
     assert p.rightsize.change.value == "" and p.rightsize.apply_button.description == "Apply…"
+    p.apply()  # until a new Recommend, Apply does nothing
+    assert p.rightsize.apply_button.disabled and not p.rightsize.confirming
 
 
 def test_planner_another_type_creates_a_pool_with_a_valid_new_id(plane):

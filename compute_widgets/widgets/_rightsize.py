@@ -184,7 +184,10 @@ class RightsizeStep(W.VBox):
         self.button.disabled = busy or not loaded or bool(self.problem())
         self.apply_box.layout.display = "" if self.best is not None else "none"
         self.new_id_row.layout.display = "" if self.creates else "none"
-        self.apply_button.disabled = busy or self.best is None or bool(self.apply_problem())
+        # once applied, Apply waits for a new recommendation (the scores were of the old pool)
+        self.apply_button.disabled = (
+            busy or self.best is None or self.applied is not None or bool(self.apply_problem())
+        )
         self.cancel_button.layout.display = "" if self.confirming else "none"
         if self.confirming:
             what = f"create nodepool {self.new_id.value.strip()}" if self.creates else (
@@ -209,7 +212,7 @@ class RightsizeStep(W.VBox):
         span = p.duration.value
         cc, np = p.cluster.id, p.nodepool
         client = p.client
-        self.recommendation, self.confirming = None, False
+        self.recommendation, self.confirming, self.applied = None, False, None
         self.change.value = self.table.value = ""
         self.chart.outputs = ()
 
@@ -292,7 +295,7 @@ class RightsizeStep(W.VBox):
     def apply(self) -> Any:
         """First call: show the change (YAML and %compute). Second call: write it."""
         p = self.planner
-        if p.runner.busy or self.best is None or self.apply_problem():
+        if p.runner.busy or self.best is None or self.applied is not None or self.apply_problem():
             return None
         if not self.confirming:
             self.confirming = True
