@@ -83,7 +83,9 @@ def recommend(
     range: str | float = "7d",  # noqa: A002 - the CLI's word (--range 7d)
 ) -> Recommendation:
     """Simulate every candidate nodepool over `traffic` and recommend the cheapest one whose
-    p95 latency (queueing + cold starts, per request) meets `target_p95`.
+    p95 latency meets `target_p95`. Latency here is what the nodepool decides: the time a
+    request waits before it is served (queueing, and the wait for a node on a cold start); the
+    model's own service time is not counted, as no nodepool setting changes it.
 
     nodepool: the current one (api Nodepool, or "cluster/nodepool" with `client`): its cloud,
       region, instance type (what fits), deployments and, with traffic=None, its recorded
@@ -233,7 +235,9 @@ def recommend(
 
     # the choice, checked on held-out seeds ------------------------------------------------------
     best = None
-    meeting = frame[frame["meets_target"]].sort_values(["monthly_cost", "p95_s"], kind="stable")
+    # cheapest first; among equals the one with the shorter tail (it has more headroom)
+    meeting = frame[frame["meets_target"]].sort_values(["monthly_cost", "p95_s", "p99_s", "minutes_over_target"],
+                                                       kind="stable")  # fmt: skip
     if len(meeting):
         row = meeting.iloc[0]
         c = cands[int(row.name)]
