@@ -7,6 +7,7 @@ pinned; nothing is timed.
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -357,3 +358,20 @@ def test_bad_arguments_get_one_clear_line(client, kwargs, message):
     with pytest.raises(RightsizeError) as e:
         recommend(**{**args, **kwargs})
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_result_shows_itself_and_cw_recommend_is_the_engine(client):
+    import compute_widgets as cw
+    from compute_widgets import rightsize
+
+    assert cw.recommend is rightsize.recommend
+    kw = dict(traffic=traffic_from("diurnal", range="1d", rps=2.0), client=client, provider="aws", region="us-east-1",
+              instance_types=["g4dn.xlarge"], deployments=[LLM], min_nodes=(0, 1), max_nodes=(3,),
+              scale_down_delays=(300,), seeds=(0,), holdout_seeds=(100,))  # fmt: skip
+    rec = recommend(**kw)
+    page = rec._repr_html_()
+    assert rec.best is not None and rec.best.command in page and "max_instances: 3" in page
+    assert f"{len(rec.candidates)} candidates simulated" in page and "Held-out seeds [100]" in page
+    assert repr(rec).startswith(f"Recommendation({len(rec.candidates)} candidates, front {len(rec.front)}")
+    none = recommend(**{**kw, "target_p95": 1e-9, "traffic": traffic_from("bursty", range="1d", rps=8.0)})
+    assert none.best is None and html.escape(none.binding) in none._repr_html_()
