@@ -472,3 +472,17 @@ def test_views_say_the_recommendation_without_widgets(plane):
     assert "cw-rightsize-front" in bundle["text/html"]
     b = ComputeBrowser(plane, nodepool=("rs", "hint"))
     assert esc_html(b.hint.text) in b._repr_mimebundle_()["text/html"]
+
+
+def test_drawn_chart_of_a_real_recommendation_marks_the_current_pool(plane, judge):
+    from compute_widgets import rightsize
+
+    rec = rightsize.recommend("rs/magic", client=plane, range="1d", instance_types=["g5.xlarge"])
+    seen = judge.render(charts.pareto_chart(rec), width=700)
+    xa, ya = seen.axis("x"), seen.axis("y")
+    (cur,) = [m for m in seen.markers("current") if m["shown"]]
+    assert abs(cur["px"] - _px(xa, rec.current.row["monthly_cost"])) < 1.5
+    assert abs(cur["py"] - _px(ya, rec.current.row["p95_s"])) < 1.5
+    assert len([m for m in seen.markers("all candidates") if m["shown"]]) == len(rec.candidates)
+    ((_x0, y0, _x1, _y1),) = _drawn_lines(judge)
+    assert abs(y0 - _px(ya, rec.target_p95_s)) < 1.5
