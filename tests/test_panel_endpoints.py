@@ -258,3 +258,23 @@ def test_the_endpoints_need_jupyter_auth(run, jp_fetch, path):
             run(jp_fetch("compute-widgets", "api", path, headers=headers))
         assert info.value.code == 403
         assert b"clusters" not in (info.value.response.body or b"")
+
+
+def test_a_kept_split_lasts_while_the_node_count_holds_and_not_longer():
+    """The panel repeats its refresh every 3 s: a spot pool's split (one metrics query per
+    cluster, as dear as the listing) is reused while its count holds, for SPLIT_MAX_AGE at most."""
+    from types import SimpleNamespace
+
+    from compute_widgets.lab.overview import SPLIT_MAX_AGE, SplitCache
+
+    now = [100.0]
+    cache = SplitCache(clock=lambda: now[0])
+    pool = SimpleNamespace(id="a10g", node_count=2)
+    assert cache.get("gpu", pool) is SplitCache.MISS
+    cache.put("gpu", pool, {"spot": 1, "on_demand": 1})
+    now[0] += SPLIT_MAX_AGE
+    assert cache.get("gpu", pool) == {"spot": 1, "on_demand": 1}
+    assert cache.get("gpu", SimpleNamespace(id="a10g", node_count=3)) is SplitCache.MISS
+    assert cache.get("cpu", pool) is SplitCache.MISS  # another cluster's pool of that name
+    now[0] += 1
+    assert cache.get("gpu", pool) is SplitCache.MISS

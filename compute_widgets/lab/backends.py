@@ -19,7 +19,8 @@ from typing import Any
 
 from compute_widgets.api import NotConfigured
 from compute_widgets.api.contexts import LOCAL_DATA_DIR_KEY, config_path, read_contexts
-from compute_widgets.lab.overview import PriceBook
+from compute_widgets.lab.overview import PriceBook, SplitCache
+from compute_widgets.local import runtime
 from compute_widgets.settings import Settings
 
 LOCAL = "local"
@@ -46,6 +47,7 @@ class Backend:
         self.name = name
         self.client = client
         self.prices = PriceBook()
+        self.splits = SplitCache()
 
 
 class Backends:
@@ -121,7 +123,12 @@ class Backends:
         try:
             return await asyncio.wrap_future(plane.future)
         except Exception as exc:
-            raise NotConfigured(f"the local control plane did not start: {exc}") from None
+            # the extension's one start-up look can fail (a plane too busy to answer its health
+            # check in time); look again at each refresh rather than fail for the session
+            found = await asyncio.to_thread(runtime.find_server, plane.data_dir)
+            if found is None:
+                raise NotConfigured(f"the local control plane did not start: {exc}") from None
+            return found
 
     async def _settings(self, name: str) -> Settings:
         if name == LOCAL:

@@ -61,7 +61,7 @@ class ClustersHandler(_Base):
         name = self.get_query_argument("backend", LOCAL)
         try:
             backend = await self.backends.get(name)
-            body: dict[str, Any] = await overview(backend.client, backend.prices)
+            body: dict[str, Any] = await overview(backend.client, backend.prices, backend.splits)
         except NotConfigured as exc:
             self.fail(400, str(exc))
             return

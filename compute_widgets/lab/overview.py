@@ -8,7 +8,9 @@ Where each number comes from (all through compute_widgets.api's async client):
   is its node count. A pool with spot *and* on-demand (spot with on-demand fallback) is split by
   one NODEPOOL_NODE_COUNT metrics query per cluster (grouped by nodepool and capacity type, the
   last complete minute). A backend without that query (it is the local plane's extension) or a
-  refused query leaves the split unknown (``null``), never a guess.
+  refused query leaves the split unknown (``null``), never a guess. That query costs about as
+  much as the listing, so a pool's split is kept (`SplitCache`) while its node count stays what
+  it was, for at most `SPLIT_MAX_AGE` seconds; a changed count asks again at once.
 - ``price_per_hour``: the instance type's listed price (ListInstanceTypes of the cluster's
   provider and region, read once per backend: prices do not move while the panel is open);
   ``cost_per_hour`` = price x node count. ``null`` when the type has no price.
@@ -17,6 +19,8 @@ Where each number comes from (all through compute_widgets.api's async client):
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +28,7 @@ from compute_widgets.api import ApiError, ComputeError, enum_label, provider_lab
 
 SPOT, ON_DEMAND = "spot", "on_demand"
 SPLIT_CHUNK = 400  # nodepools per metrics query: well under the plane's 1,500 pool-segment cap
+SPLIT_MAX_AGE = 30.0  # s a kept split is shown while its pool's node count does not move
 
 
 class PriceBook:
@@ -44,6 +49,26 @@ class PriceBook:
                         types = []
                     self._prices[key] = {t.id: t.price_per_hour for t in types}
         return self._prices[key]
+
+
+class SplitCache:
+    """(cluster, nodepool) -> (node count, split or None = unknown, when): answers worth keeping."""
+
+    MISS = object()
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._kept: dict[tuple[str, str], tuple[int, dict[str, int] | None, float]] = {}
+
+    def get(self, cc_id: str, np: Any) -> Any:
+        """The kept split (or None: known to be unknown), or MISS: ask the backend."""
+        kept = self._kept.get((cc_id, np.id))
+        if kept is None or kept[0] != np.node_count or self.clock() - kept[2] > SPLIT_MAX_AGE:
+            return self.MISS
+        return kept[1]
+
+    def put(self, cc_id: str, np: Any, split: dict[str, int] | None) -> None:
+        self._kept[(cc_id, np.id)] = (int(np.node_count), split, self.clock())
 
 
 def _capacity(np: Any) -> str:
@@ -103,7 +128,39 @@ def _nodepool_row(
     }
 
 
-async def overview(client: Any, book: PriceBook) -> dict[str, Any]:
+async def _splits(
+    client: Any, by_cluster: dict[str, list[Any]], cache: SplitCache
+) -> dict[str, dict[str, dict[str, int] | None]]:
+    """{cluster: {nodepool: split}} of the mixed pools: kept ones, the rest asked for."""
+    out: dict[str, dict[str, dict[str, int] | None]] = {}
+    ask: dict[str, list[Any]] = {}
+    for cc, nps in by_cluster.items():
+        for np in nps:
+            if not (np.spot and np.on_demand):
+                continue
+            if np.node_count == 0:  # nothing to split
+                out.setdefault(cc, {})[np.id] = {SPOT: 0, ON_DEMAND: 0}
+                continue
+            kept = cache.get(cc, np)
+            if kept is SplitCache.MISS:
+                ask.setdefault(cc, []).append(np)
+            else:
+                out.setdefault(cc, {})[np.id] = kept
+    found = await asyncio.gather(
+        *(_mixed_splits(client, cc, [np.id for np in nps]) for cc, nps in ask.items())
+    )
+    for (cc, nps), answer in zip(ask.items(), found, strict=True):
+        for np in nps:
+            split = answer.get(np.id)
+            # the last complete minute's split, when it adds up to the count now; else unknown
+            if split is not None and split[SPOT] + split[ON_DEMAND] != np.node_count:
+                split = None
+            cache.put(cc, np, split)
+            out.setdefault(cc, {})[np.id] = split
+    return out
+
+
+async def overview(client: Any, book: PriceBook, cache: SplitCache | None = None) -> dict[str, Any]:
     """{clusters: [{id, provider, region, cost_per_hour, nodepools: [...]}], totals}."""
     clusters, nodepools = await asyncio.gather(client.list_clusters(), client.list_nodepools())
     by_cluster: dict[str, list[Any]] = {c.id: [] for c in clusters}
@@ -113,13 +170,7 @@ async def overview(client: Any, book: PriceBook) -> dict[str, Any]:
     places = sorted(set(where.values()))
     price_lists = await asyncio.gather(*(book.prices(client, p, r) for p, r in places))
     prices = dict(zip(places, price_lists, strict=True))
-    mixed = {
-        cc: [np.id for np in nps if np.spot and np.on_demand] for cc, nps in by_cluster.items()
-    }
-    split_lists = await asyncio.gather(
-        *(_mixed_splits(client, cc, ids) for cc, ids in mixed.items() if ids)
-    )
-    splits = dict(zip([cc for cc, ids in mixed.items() if ids], split_lists, strict=True))
+    splits = await _splits(client, by_cluster, cache if cache is not None else SplitCache())
 
     out = []
     total_nodes, total_cost = 0, 0.0
