@@ -375,3 +375,9 @@ def test_result_shows_itself_and_cw_recommend_is_the_engine(client):
     assert repr(rec).startswith(f"Recommendation({len(rec.candidates)} candidates, front {len(rec.front)}")
     none = recommend(**{**kw, "target_p95": 1e-9, "traffic": traffic_from("bursty", range="1d", rps=8.0)})
     assert none.best is None and html.escape(none.binding) in none._repr_html_()
+
+
+def test_every_engine_error_is_one_catchable_class():
+    from compute_widgets.rightsize import RightsizeError
+
+    assert issubclass(TrafficError, RightsizeError) and issubclass(RightsizeError, ValueError)

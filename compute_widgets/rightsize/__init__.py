@@ -16,12 +16,13 @@ Imports only compute_widgets.api and compute_widgets.sim (public names), numpy a
 
 from __future__ import annotations
 
+from .errors import RightsizeError, TrafficError
 from .hint import provisioning_hint
 from .pareto import pareto_mask
-from .recommend import RightsizeError, recommend
+from .recommend import recommend
 from .result import Choice, Recommendation
 from .search import SCORES, weighted_percentiles
-from .traffic import PATTERNS, TrafficError, TrafficProfile, traffic_from
+from .traffic import PATTERNS, TrafficProfile, traffic_from
 
 __all__ = [
     "recommend",

@@ -6,8 +6,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from .recommend import RightsizeError, recommend
-from .traffic import TrafficError
+from .errors import RightsizeError
+from .recommend import recommend
 
 HINT_RANGE = "1d"  # the recorded day the hint reads (a small search: seconds, not minutes)
 HINT_SEEDS = (0,)
@@ -50,7 +50,7 @@ def _hint(client: Any, pool: Any, where: str, target_s: float) -> str | None:
         rec = recommend(where, client=client, target_p95=target_s, range=HINT_RANGE, seeds=HINT_SEEDS,
                         holdout_seeds=(), instance_types=[cur_type] if cur_type else None,
                         min_nodes=sorted({0, 1, int(pool.min_instances)}), scale_down_delays=(300.0,))  # fmt: skip
-    except (TrafficError, RightsizeError):
+    except RightsizeError:  # TrafficError too
         return None
     cur = rec.current
     if cur is None:

@@ -25,17 +25,14 @@ from .candidates import (
     need_of,
     pool_for,
 )
+from .errors import RightsizeError, TrafficError
 from .pareto import pareto_mask
 from .result import Choice, Recommendation, settings_text
 from .search import RECORD_EVERY, SCORES, WARMUP_S, Job, run_jobs, scores, split
-from .traffic import TrafficError, TrafficProfile, nodepool_ids, traffic_from
+from .traffic import TrafficProfile, nodepool_ids, traffic_from
 
 SIM_START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday: records' timestamps only, not values
 TASKS_PER_WORKER = 4  # executor: chunks per worker, so a slow chunk does not hold the others
-
-
-class RightsizeError(ValueError):
-    """An argument of recommend() that cannot be used: one line naming it and what to change."""
 
 
 def _target(value: Any) -> float:

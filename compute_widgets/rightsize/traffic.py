@@ -24,6 +24,8 @@ import pandas as pd
 
 from compute_widgets.api.models import parse_duration
 
+from .errors import TrafficError
+
 # A fixed Monday 00:00 UTC: built-in patterns are the same whatever the date (weekday effects).
 PATTERN_START = datetime(2026, 1, 5, tzinfo=UTC)
 DEFAULT_RPS = 3.0  # mean requests/s of a built-in pattern: ~2-3 one-GPU nodes at 4 s x 8 slots
@@ -36,10 +38,6 @@ PATTERNS = {
 RATE_COLUMNS = ("rps", "rate", "requests_per_second")
 TIME_COLUMNS = ("timestamp", "time", "ts")
 GAP_FACTOR = 3.0  # a spacing over 3x the median spacing of rate samples is a gap
-
-
-class TrafficError(ValueError):
-    """Traffic that cannot be used: one line naming the problem and what to change."""
 
 
 @dataclass(frozen=True)
