@@ -486,3 +486,18 @@ def test_drawn_chart_of_a_real_recommendation_marks_the_current_pool(plane, judg
     assert len([m for m in seen.markers("all candidates") if m["shown"]]) == len(rec.candidates)
     ((_x0, y0, _x1, _y1),) = _drawn_lines(judge)
     assert abs(y0 - _px(ya, rec.target_p95_s)) < 1.5
+
+
+def test_planner_forgets_the_recommendation_when_another_pool_is_picked(plane):
+    from compute_widgets.widgets import Planner
+
+    p = Planner(client=plane, duration="1d")
+    p.pool_picker.value = "rs/hint"
+    p.rightsize.scope.value = "same"
+    p.recommend("2s", "steady")
+    assert p.recommendation is not None and p.rightsize.apply_box.layout.display == ""
+    p.pool_picker.value = "rs/magic"
+    assert p.nodepool.id == "magic" and p.recommendation is None
+    assert p.rightsize.table.value == "" and p.rightsize.chart.outputs == ()
+    assert p.apply() is None and p.rightsize.apply_box.layout.display == "none"
+    assert not p.rightsize.confirming

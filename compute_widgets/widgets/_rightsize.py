@@ -196,6 +196,13 @@ class RightsizeStep(W.VBox):
         else:
             self.apply_button.description = "Apply…"
 
+    def reset(self) -> None:
+        """Forget the last recommendation (the Planner opened another pool)."""
+        self.recommendation, self.confirming, self.applied = None, False, None
+        self.change.value = self.table.value = ""
+        self.chart.outputs = ()
+        self.sync()
+
     # --- recommend ------------------------------------------------------------------------------
     def recommend(self) -> Any:
         """Run the search on the chosen traffic; returns the task (None when run inline)."""
@@ -212,9 +219,7 @@ class RightsizeStep(W.VBox):
         span = p.duration.value
         cc, np = p.cluster.id, p.nodepool
         client = p.client
-        self.recommendation, self.confirming, self.applied = None, False, None
-        self.change.value = self.table.value = ""
-        self.chart.outputs = ()
+        self.reset()
 
         def run() -> tuple[Any, Any]:
             from compute_widgets import charts, rightsize

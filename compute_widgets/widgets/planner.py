@@ -152,6 +152,8 @@ class Planner(ViewBase):
         return {"cluster": cluster, "nodepool": np, "types": types, "deployments": deployments}
 
     def _opened(self, data: dict[str, Any], seconds: float) -> str:
+        if self.nodepool is None or _np_key(self.nodepool) != _np_key(data["nodepool"]):
+            self.rightsize.reset()  # another pool: the last recommendation was not for it
         self.cluster, self.nodepool = data["cluster"], data["nodepool"]
         self.types = {t.id: t for t in data["types"]}
         self.deployments = data["deployments"]
