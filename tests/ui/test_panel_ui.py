@@ -189,3 +189,18 @@ def test_panel_shows_the_clusters_live_and_inserts_cells(panel) -> None:
     path = shot(page, f"panel-{theme}-chart")
     if os.environ.get("COMPUTE_WIDGETS_UPDATE_DOCS") == "1":
         shutil.copy(path, REPO / "docs" / "panel.png")
+
+    # --- a nodepool's menu: its three insertions; the browser page opens at that pool ---------
+    page.wait_for_function(KERNEL_IDLE, timeout=LONG)
+    cpu_row.locator(f"{PANEL}-more").click()
+    menu = page.locator(f".lm-Menu{PANEL}-menu")
+    expect(menu.locator(".lm-Menu-itemLabel")).to_have_text(
+        ["Insert chart", "Insert Planner", "Insert browser page"]
+    )
+    menu.locator(".lm-Menu-item", has_text="Insert browser page").click()
+    page.wait_for_function(
+        "n => window.jupyterapp.shell.currentWidget.content.widgets.length === n", arg=5
+    )
+    assert _cell_sources(page)[4] == f"cw.ComputeBrowser(nodepool=('{cpu}', 'cpu-pool'))"
+    info = page.locator(".jp-NotebookPanel .jp-Cell").nth(4).locator(".cw-nodepool-info")
+    expect(info).to_contain_text("cpu-pool", timeout=LONG)
