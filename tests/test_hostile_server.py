@@ -335,9 +335,11 @@ def test_a_nodepool_get_that_simulates_runs_off_the_event_loop(in_process_server
     with _client(handle) as c:
         cc = _cluster(c)
         c.create_nodepools(cc, _pools(1))
-        gate = Gate()
+        c.advance_clock(86400)  # a day to catch up: the next GET simulates
+        gate = Gate()  # holds the simulation itself: GetNodepool tries the loop first, and
+        # must leave it (NeedsThread) before anything that simulates
         monkeypatch.setattr(
-            metrics.MetricsEngine, "node_state", gate.wrap(metrics.MetricsEngine.node_state)
+            metrics.MetricsEngine, "_simulate", gate.wrap(metrics.MetricsEngine._simulate)
         )
         t, out = _in_background(lambda: c.get_nodepool(cc, "np-0"))
         assert _health_while(handle, gate) == 200

@@ -104,8 +104,10 @@ from compute_widgets.local.guard import Guard
 from compute_widgets.local.openapi import openapi
 from compute_widgets.local.serving import Serving, lower_priority
 from compute_widgets.local.wire import (
+    ON_LOOP,
     C,
     Fail,
+    NeedsThread,
     Rq,
     dumps,
     error_response,
@@ -141,6 +143,9 @@ class R:
     # a read that may simulate (metrics, nodepool node_count/status): in the threadpool when a
     # metrics engine is attached. Every write runs there anyway (see `_endpoint`).
     offload: bool = False
+    # such a read that is cheap most of the time: tried on the loop first (`wire.ON_LOOP`), rerun
+    # in the threadpool when it raises NeedsThread
+    try_loop: bool = False
 
 
 _U = "/v2/users/{user_id}"
@@ -275,7 +280,7 @@ ROUTES: tuple[R, ...] = (
     R("DELETE", _CC + "/nodepools", resources.delete_nodepools, "DeleteNodepools", body=("ids",)),
     # one pool, but it may catch up years of simulation after a clock advance, or compile the
     # kernel: not on the event loop
-    R("GET", _NP, resources.get_nodepool, "GetNodepool", offload=True),
+    R("GET", _NP, resources.get_nodepool, "GetNodepool", offload=True, try_loop=True),
     R(
         "POST",
         _NP + "/status",
@@ -419,7 +424,7 @@ class Dispatcher:
     def answer(self, route: R, rq: Rq, raw: bytes, req_id: str, where: str, finish: Finish) -> Any:
         """Parse, handle, serialize (`finish`): everything after the bytes arrived, in one
         thread (a big batch's JSON or protobuf must not stall the loop either)."""
-        if _off_loop(self.plane, route):
+        if _off_loop(self.plane, route) and not ON_LOOP.get():
             lower_priority()  # the event loop first: it answers health checks
         return finish(*self._answer(route, rq, raw, req_id, where))
 
@@ -434,6 +439,8 @@ class Dispatcher:
             status["code"] = int(status["code"])
             status["req_id"] = req_id
             return 200, {"status": status, **result}
+        except NeedsThread:
+            raise
         except Fail as f:
             return failure(f, req_id)
         except InvalidInput as e:
@@ -470,6 +477,14 @@ class Dispatcher:
         args = (route, rq, raw, req_id, where, finish)
         if not _off_loop(self.plane, route):
             return self.answer(*args)
+        if route.try_loop:  # cheap most of the time: a thread hop costs more than the call
+            token = ON_LOOP.set(True)
+            try:
+                return self.answer(*args)
+            except NeedsThread:
+                pass  # it would wait or simulate: a thread's job (nothing was written)
+            finally:
+                ON_LOOP.reset(token)
         if route.method == "GET":
             return await run_in_threadpool(self.answer, *args)
         async with self.writes:

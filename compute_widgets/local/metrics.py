@@ -84,6 +84,7 @@ from compute_widgets.api.models import (
     format_duration,
     parse_duration,
 )
+from compute_widgets.local.wire import ON_LOOP, NeedsThread
 from compute_widgets.sim import (
     DEPLOYMENT_COLUMNS,
     EVENT_COLUMNS,
@@ -98,6 +99,7 @@ from compute_widgets.sim import (
 STEP_S = 10.0  # simulation step (autoscaling.md §3.1)
 RECORD_EVERY = 6  # one record per minute
 RECORD_S = STEP_S * RECORD_EVERY
+ON_LOOP_STEPS = 60  # node_state catches up at most this many steps on the event loop (~0.1 ms)
 # History is simulated in independent segments of SEGMENT_S, aligned to UTC days. Each segment
 # starts from an empty pool WARMUP_S before its start (or at creation) and shows only its own
 # span, so any segment can be rebuilt alone, in ~9,400 steps (~2 ms), with the same values
@@ -468,15 +470,34 @@ class MetricsEngine:
     # -- live state and events -----------------------------------------------------------------
 
     def node_state(self, user_id: str, cc_id: str, np_id: str) -> tuple[int, NodepoolStatus]:
+        """(nodes now, status). On the event loop (`wire.ON_LOOP`) only when that is cheap: the
+        pool known, its open segment cached and at most `ON_LOOP_STEPS` behind, its lock free;
+        else `NeedsThread` (the caller reruns in a thread)."""
         key = (user_id, cc_id, np_id)
+        on_loop = ON_LOOP.get()
+        if on_loop:
+            with self._lock:
+                known = self._pools.get(key)
+            if known is None or known.stale_deployments:
+                raise NeedsThread
         pool = self._pool(*key)
         if pool is None:
             return 0, NodepoolStatus.NODEPOOL_STATUS_PENDING
         now = self.clock.timestamp()
         target = self._target_step(pool, now)
-        with pool.lock:
-            seg = self._segment(key, pool, self._seg_index(pool.origin + target * STEP_S), target)
+        index = self._seg_index(pool.origin + target * STEP_S)
+        if not pool.lock.acquire(blocking=not on_loop):
+            raise NeedsThread  # a thread is simulating this pool: never wait for it on the loop
+        try:
+            if on_loop:
+                with self._lock:
+                    hit = self._cache.get((key, pool.gen, index))
+                if hit is None or target - hit[0].end_step > ON_LOOP_STEPS:
+                    raise NeedsThread
+            seg = self._segment(key, pool, index, target)
             nodes = seg.runner.node_counts() if seg.runner is not None else None
+        finally:
+            pool.lock.release()
         if nodes is None:
             return 0, NodepoolStatus.NODEPOOL_STATUS_PENDING
         age = now - pool.origin

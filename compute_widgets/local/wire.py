@@ -7,6 +7,7 @@ import json
 import os
 import re
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,16 @@ DEFAULT_PER_PAGE = 128
 MAX_PER_PAGE = 1000
 LOG_PER_PAGE = 32
 C = StatusCode
+
+
+# A read may first be tried on the event loop (`R.try_loop`): code that would have to wait for a
+# lock or simulate more than a few steps then raises NeedsThread, and the call reruns in the
+# threadpool. Reads only: nothing is written before the raise.
+ON_LOOP: ContextVar[bool] = ContextVar("compute_widgets_on_loop", default=False)
+
+
+class NeedsThread(Exception):
+    """Raised on the loop by work that must not run there; the dispatcher retries in a thread."""
 
 
 class Fail(Exception):
