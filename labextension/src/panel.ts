@@ -80,7 +80,7 @@ export class ComputePanel extends Widget {
       )
     );
     tools.appendChild(
-      this.button('', refreshIcon, 'cw-ComputePanel-refresh', () => this.refresh(), 'Refresh')
+      this.button('', refreshIcon, 'cw-ComputePanel-refresh', () => this.reload(), 'Refresh')
     );
     header.appendChild(tools);
     this.node.appendChild(header);
@@ -91,6 +91,7 @@ export class ComputePanel extends Widget {
     this.picker.setAttribute('aria-label', 'Backend');
     this.picker.addEventListener('change', () => {
       this.backendName = this.picker.value;
+      this.picked = true;
       this.body.replaceChildren();
       void this.refresh();
     });
@@ -127,6 +128,13 @@ export class ComputePanel extends Widget {
       this.inflight = null;
     });
     return this.inflight;
+  }
+
+  /** The refresh button: the backends too (a context added with `clarifai login` shows up). */
+  async reload(): Promise<void> {
+    await this.inflight;
+    this.contexts = null;
+    return this.refresh();
   }
 
   protected onAfterShow(msg: Message): void {
@@ -177,7 +185,10 @@ export class ComputePanel extends Widget {
       if (!this.contexts) {
         this.contexts = await requestAPI<IContexts>('contexts');
         this.backends = this.contexts.backends;
-        this.backendName = this.contexts.current;
+        // keep the user's pick across a reload while it is still offered
+        if (!this.picked || !this.backends.some(b => b.name === this.backendName && b.usable)) {
+          this.backendName = this.contexts.current;
+        }
         this.renderPicker();
       }
       const name = this.backendName;
@@ -365,6 +376,7 @@ export class ComputePanel extends Widget {
 
   private backends: IBackend[] = [];
   private backendName = 'local';
+  private picked = false; // the user chose a backend in the picker
   private contexts: IContexts | null = null;
   private inflight: Promise<void> | null = null;
   private timer: number | null = null;
