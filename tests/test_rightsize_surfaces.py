@@ -132,7 +132,8 @@ def test_drawn_current_marker_and_target_line_sit_at_their_values(judge, slow):
 BUSY = dict(instance="g5.xlarge", lo=3, hi=6, replicas=3, rps=1.0)
 """An over-provisioned pool: 3-6 on-demand A10G nodes held up by 3 replicas for ~1 request/s
 (the engine finds a 0-N spot pool meeting p95 2 s for about half the cost)."""
-POOLS = ("apply", "create", "failed", "hint", "hint-async", "magic", "bad")
+POOLS = ("apply", "create", "failed", "hint", "hint-async", "magic", "bad",
+         "cmd-scale", "cmd-capacity", "cmd-create")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -409,6 +410,8 @@ def test_recommend_magic_reads_a_csv_of_rates(ip, tmp_path):
         ("rs idle", "--range", "no recorded requests"),  # a pool nothing is deployed on
         ("rs magic --traffic NEGATIVE", "--traffic", "negative"),
         ("rs nope", "nope", "not found"),
+        # traffic_from reads it, recommend() refuses it: its error is one line too
+        ("rs magic --traffic steady --range 30s", "--traffic", "one scored minute"),
     ],
 )
 def test_recommend_magic_bad_arguments_are_one_line_naming_the_argument(
@@ -501,3 +504,45 @@ def test_planner_forgets_the_recommendation_when_another_pool_is_picked(plane):
     assert p.rightsize.table.value == "" and p.rightsize.chart.outputs == ()
     assert p.apply() is None and p.rightsize.apply_box.layout.display == "none"
     assert not p.rightsize.confirming
+
+
+# ------------------------------------------------------------------ the command, run as given
+
+
+@pytest.mark.parametrize(
+    ("pool", "grid", "verb"),
+    [
+        ("cmd-scale", dict(instance_types=["g5.xlarge"], capacity=("on_demand",)), "scale"),
+        ("cmd-capacity", dict(instance_types=["g5.xlarge"], capacity=("spot",)), "--apply"),
+        ("cmd-create", dict(instance_types=["g6.xlarge"], capacity=("spot",)), "create"),
+    ],
+)
+def test_the_recommended_command_run_in_a_cell_makes_the_recommended_pool(
+    ip, plane, pool, grid, verb
+):
+    """What a user copies from the recommendation into a cell, run by the real %compute magic
+    on the real plane: the pool (patched or new) is then the recommended one."""
+    from compute_widgets import rightsize
+
+    rec = rightsize.recommend(f"rs/{pool}", client=plane, range="1d", target_p95="30s",
+                              min_nodes=(0, 1), max_nodes=(2, 4), scale_down_delays=(300,),
+                              seeds=(0,), holdout_seeds=(100,), **grid)  # fmt: skip
+    best = rec.best
+    assert best is not None, rec.binding
+    command = best.command
+    assert verb in command.splitlines()[0], command
+    assert str(pool) in command  # the pool it patches, or the new pool named after it
+    result = ip.run_cell(command)
+    assert result.error_in_exec is None, repr(result.error_in_exec)
+    made = plane.get_nodepool("rs", best.target_nodepool_id)
+    assert (made.instance_type_id, made.min_instances, made.max_instances, made.spot) == (
+        best.row["instance_type"], int(best.row["min_nodes"]), int(best.row["max_nodes"]),
+        bool(best.row["spot"]),
+    )  # fmt: skip
+    assert made.on_demand  # spot comes with on-demand fallback, as the engine scored it
+    if verb == "create":  # a new pool beside the old one, which is untouched
+        assert made.id != pool and plane.get_nodepool("rs", pool).min_instances == BUSY["lo"]
+    else:  # this pool, changed in place: it was 3-6 on-demand
+        assert made.id == pool and (BUSY["lo"], BUSY["hi"], False) != (
+            made.min_instances, made.max_instances, made.spot
+        )  # fmt: skip

@@ -87,15 +87,26 @@ def run_recommend(magics: Any, args: argparse.Namespace) -> Any:
     nodepool = client.get_nodepool(cc, np_id)  # a 404 names the pool before any search
     try:
         traffic = rightsize.traffic_from(source, client=client, range=args.range)
-    except rightsize.TrafficError as exc:
-        flag = "--traffic" if args.traffic else "--range"
-        raise UsageError(f"{flag}: {exc}") from None
-    progress.step(f"searching instance types, node ranges and capacity for {cc}/{np_id}")
-    rec = rightsize.recommend(nodepool, traffic=traffic, target_p95=args.target_p95, client=client)
+        progress.step(f"searching instance types, node ranges and capacity for {cc}/{np_id}")
+        rec = rightsize.recommend(
+            nodepool, traffic=traffic, target_p95=args.target_p95, client=client
+        )
+    except rightsize.RightsizeError as exc:  # every engine error is one line naming its cause
+        traffic_error = isinstance(exc, rightsize.TrafficError)
+        flag = ("--traffic: " if args.traffic else "--range: ") if traffic_error else ""
+        raise UsageError(f"{flag}{exc}") from None
     best = rec.best
     progress.finish(
         f"{len(rec.candidates)} candidates simulated, {len(rec.front)} on the front; "
-        + ("recommended: " + best.command if best is not None else "none meets the target")
+        + ("recommended: " + _one_line(best) if best is not None else "none meets the target")
     )
     display(charts.pareto_chart(rec, title=f"Right-sizing {cc}/{np_id}"))
     return rec
+
+
+def _one_line(best: Any) -> str:
+    """The choice's command when it is one line, else its settings (the cell is in the HTML)."""
+    command = best.command
+    if "\n" not in command:
+        return command
+    return f"{best.settings}: run the %%compute --apply cell shown with the result"
