@@ -280,7 +280,8 @@ def test_recommend_for_an_over_provisioned_nodepool(busy_pool):
     else:  # another type: a new nodepool beside this one
         assert rec.patch()["instance_types"] == [{"id": best.row["instance_type"]}]
         slug = best.row["instance_type"].replace(".", "-")
-        assert best.command == f"%compute nodepools create cc busy-{slug} --instance {best.row['instance_type']} --min {lo} --max {hi}"
+        assert best.command == (f"%compute nodepools create cc busy-{slug} --instance {best.row['instance_type']} "
+                                f"--min {lo} --max {hi} --description 'right-sized: {best.settings}'")  # fmt: skip
     assert f"max_instances: {hi}" in best.yaml and "id: cc" in best.yaml
     assert rec.assumptions["provisioning_delay_s"] == 300.0
     assert rec.assumptions["traffic"] == "nodepool cc/busy history (6h)"
@@ -370,7 +371,7 @@ def test_result_shows_itself_and_cw_recommend_is_the_engine(client):
               scale_down_delays=(300,), seeds=(0,), holdout_seeds=(100,))  # fmt: skip
     rec = recommend(**kw)
     page = rec._repr_html_()
-    assert rec.best is not None and rec.best.command in page and "max_instances: 3" in page
+    assert rec.best is not None and html.escape(rec.best.command) in page and "max_instances: 3" in page
     assert f"{len(rec.candidates)} candidates simulated" in page and "Held-out seeds [100]" in page
     assert repr(rec).startswith(f"Recommendation({len(rec.candidates)} candidates, front {len(rec.front)}")
     none = recommend(**{**kw, "target_p95": 1e-9, "traffic": traffic_from("bursty", range="1d", rps=8.0)})

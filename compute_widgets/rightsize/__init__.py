@@ -20,7 +20,7 @@ from .errors import RightsizeError, TrafficError
 from .hint import provisioning_hint
 from .pareto import pareto_mask
 from .recommend import recommend
-from .result import Choice, Recommendation
+from .result import Choice, Recommendation, apply_command
 from .search import SCORES, weighted_percentiles
 from .traffic import PATTERNS, TrafficProfile, traffic_from
 
@@ -28,6 +28,7 @@ __all__ = [
     "recommend",
     "Recommendation",
     "Choice",
+    "apply_command",
     "traffic_from",
     "TrafficProfile",
     "TrafficError",

@@ -31,6 +31,36 @@ def settings_text(row: Any) -> str:
             f"scale-down {row['scale_down_delay_s']:g} s")  # fmt: skip
 
 
+def apply_command(cluster_id: str, current: Nodepool | None, target: Nodepool, yaml: str) -> str:
+    """The `%compute` that turns nodepool `current` into `target`: the one rule every surface
+    shows (the recommendation, the magic's line, the Planner's Apply preview).
+
+    Another instance type (or no current pool): `%compute nodepools create` of a new pool, a
+    Clarifai nodepool keeps its type. The same type and capacity: `%compute nodepools scale`,
+    only the node range changes. A capacity change: no line verb patches it, so the answer is
+    a whole `%%compute --apply` cell with the pool's YAML (it updates the pool in place).
+    """
+    q = shlex.quote
+    cc = q(cluster_id or "CLUSTER")
+    lo, hi = target.min_instances, target.max_instances
+    if current is None or current.instance_type_id != target.instance_type_id:
+        parts = ["%compute nodepools create", cc, q(target.id)]
+        if target.instance_type_id:
+            parts += ["--instance", q(target.instance_type_id)]
+        parts += ["--min", str(lo), "--max", str(hi)]
+        if target.spot:  # the inverse of NodeCapacityType.for_choice
+            parts.append("--spot" if target.on_demand else "--spot-only")
+        if target.description:
+            parts += ["--description", q(target.description)]
+        return " ".join(parts)
+    same_capacity = sorted(current.node_capacity_type.capacity_types) == sorted(
+        target.node_capacity_type.capacity_types
+    )
+    if same_capacity:
+        return f"%compute nodepools scale {cc} {q(current.id)} --min {lo} --max {hi}"
+    return "%%compute --apply\n" + yaml.rstrip("\n") + "\n"
+
+
 @dataclass
 class Choice:
     """One candidate as a nodepool to apply: its scores (`row`), `yaml`, `command`,
@@ -95,17 +125,8 @@ class Choice:
 
     @property
     def command(self) -> str:
-        """`%compute nodepools scale` when only the node range changes, else `create`."""
-        q = shlex.quote
-        cc = q(self.cluster_id or "CLUSTER")
-        lo, hi = int(self.row["min_nodes"]), int(self.row["max_nodes"])
-        if self.same_type and self.current.spot == bool(self.row["spot"]):
-            return f"%compute nodepools scale {cc} {q(self.nodepool_id)} --min {lo} --max {hi}"
-        if self.same_type:  # a capacity change: no line verb patches it, the YAML does
-            return "%%compute --apply   # with the YAML below as the cell"
-        spot = " --spot" if self.row["spot"] else ""
-        return (f"%compute nodepools create {cc} {q(self.target_nodepool_id)} "
-                f"--instance {q(str(self.row['instance_type']))} --min {lo} --max {hi}{spot}")  # fmt: skip
+        """What to run in a notebook cell to apply this choice (`apply_command`'s rule)."""
+        return apply_command(self.cluster_id, self.current, self.nodepool(), self.yaml)
 
     def patch(self) -> dict[str, Any]:
         """The nodepool's wire fields that change (all of them for a new nodepool)."""
@@ -153,8 +174,21 @@ class Choice:
             stab = (f"<p>Held-out seeds {s['seeds']}: p95 {', '.join(f'{v:.2f}' for v in s['p95_s'])} s "
                     f"(spread {s['p95_spread_s']:.2f} s); meets the target on "
                     f"{sum(s['meets_target'])} of {len(s['seeds'])}.</p>")  # fmt: skip
-        return (html_table(["setting", "value"], rows) + stab
-                + f"<pre>{html.escape(self.command)}</pre><pre>{html.escape(self.yaml)}</pre>")  # fmt: skip
+        command = self.command
+        code = f"<pre>{html.escape(command)}</pre>"
+        if not command.startswith("%%compute"):  # a cell holds the YAML already
+            code += f"<pre>{html.escape(self.yaml)}</pre>"
+        return html_table(["setting", "value"], rows) + stab + code + self._delay_note()
+
+    def _delay_note(self) -> str:
+        """The scale-down delay is the deployments' setting, not the pool's: the command above
+        changes the pool only (the Planner's Apply sets both)."""
+        if not self.deployment_ids:
+            return ""
+        delay = float(self.row["scale_down_delay_s"])
+        return (f"<p>Scale-down delay {delay:g} s is set on the deployments "
+                f"({html.escape(', '.join(self.deployment_ids))}), in their autoscale_config: "
+                f"the command changes the nodepool only.</p>")  # fmt: skip
 
 
 def _fmt(v: Any) -> str:

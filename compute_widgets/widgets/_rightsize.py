@@ -15,7 +15,7 @@ import ipywidgets as W
 
 from compute_widgets.api.models import check_id, parse_duration
 
-from ._ascode import ascode_html, nodepool_command, yaml_text
+from ._ascode import ascode_html, yaml_text
 from ._base import esc, field_message, html_table, labelled, set_message, show_figures, took
 
 #: the traffic picker: the pool's own recorded history first, then the engine's patterns
@@ -266,17 +266,12 @@ class RightsizeStep(W.VBox):
         return m.Nodepool.from_wire(fields)
 
     def command(self, target: Any) -> str:
-        """The `%compute` equal to Apply: `nodepools create`, `nodepools scale` (the range
-        only), or `%%compute --apply` over the YAML (a capacity change: no line verb does it)."""
-        np, cc = self.planner.nodepool, self.planner.cluster
-        if self.creates:
-            return nodepool_command(cc.id, target)
-        if sorted(target.node_capacity_type.capacity_types) == sorted(
-            np.node_capacity_type.capacity_types
-        ):
-            return (f"%compute nodepools scale {cc.id} {np.id} --min {target.min_instances} "
-                    f"--max {target.max_instances}")  # fmt: skip
-        return "%%compute --apply   # with the YAML below as the cell"
+        """The `%compute` equal to Apply, by the engine's one rule (rightsize.apply_command):
+        `nodepools create`, `nodepools scale`, or a `%%compute --apply` cell of the YAML."""
+        from compute_widgets.rightsize import apply_command
+
+        return apply_command(self.planner.cluster.id, self.planner.nodepool, target,
+                             yaml_text(target))  # fmt: skip
 
     def preview_html(self) -> str:
         """What Apply writes, as the YAML of the nodepool sent and the `%compute` command."""
