@@ -234,6 +234,7 @@ def test_planner_recommends_then_apply_shows_the_change_before_patching(plane):
     assert f"max_instances: {int(best.row['max_nodes'])}" in change
     if best.row["spot"]:
         assert "%%compute --apply" in change and "capacity_types" in change
+    assert change.count("max_instances:") == 1  # the YAML shown once, even as a cell's body
     assert p.rightsize.apply_button.description == "Confirm: patch nodepool apply"
 
     # second press: patched, and the deployment's scale-down delay merged into its config

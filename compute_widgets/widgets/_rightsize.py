@@ -290,7 +290,10 @@ class RightsizeStep(W.VBox):
             head = f"Apply patches nodepool <b>{esc(np.id)}</b>: " + (
                 "; ".join(esc(c) for c in changes) or "nothing changes"
             )
-        return f"<div>{head}</div>" + ascode_html(self.command(target), yaml_text(target))
+        command, yaml = self.command(target), yaml_text(target)
+        if "\n" in command:  # a %%compute cell of this YAML: name it once, show the YAML once
+            command = command.split("\n", 1)[0] + "   # with the YAML below as the cell"
+        return f"<div>{head}</div>" + ascode_html(command, yaml)
 
     def apply(self) -> Any:
         """First call: show the change (YAML and %compute). Second call: write it."""
