@@ -324,10 +324,39 @@ async def test_browser_hint_arrives_after_the_page_is_shown(plane):
         lambda c: seen.append((c["new"] != "", b.page, b.runner.busy, b.status.kind)), names="value"
     )
     await b.wait()
+    await b.hint.wait()
     assert b.hint.text and b.hint.text.startswith("Over-provisioned")
     shown = [s for s in seen if s[0]]
     # when the hint appeared the page was already on screen and its load finished
     assert shown == [(True, "nodepool", False, "ok")], seen
+
+
+async def test_browser_wait_is_the_page_not_the_hint(plane, monkeypatch):
+    """`await browser.wait()` returns once the page is shown, while the hint still computes
+    (its first search compiles a kernel: a cold Run all waited ~15 s more for an optional line);
+    `await browser.hint.wait()` waits for the hint. The hint is held by an event, not a clock."""
+    import threading
+
+    from compute_widgets import rightsize
+    from compute_widgets.widgets import ComputeBrowser
+
+    release = threading.Event()
+
+    def held_hint(client, cluster_id, nodepool_id):
+        assert release.wait(120), "the test never released the hint"
+        return f"Over-provisioned: {cluster_id}/{nodepool_id} (held)"
+
+    monkeypatch.setattr(rightsize, "provisioning_hint", held_hint)
+    b = ComputeBrowser(plane, nodepool=("rs", "hint-async"))
+    try:
+        await b.wait()
+        assert (b.page, b.nodepool.id, b.status.kind) == ("nodepool", "hint-async", "ok")
+        assert b.figures and b.hint.pending is not None and b.hint.line.value == ""
+    finally:
+        release.set()
+    await b.hint.wait()
+    assert b.hint.text == "Over-provisioned: rs/hint-async (held)"
+    assert "Over-provisioned: rs/hint-async (held)" in b.hint.line.value
 
 
 def values(sent) -> np.ndarray:

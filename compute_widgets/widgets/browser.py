@@ -370,7 +370,9 @@ class ComputeBrowser(ViewBase):
         return self.open_clusters()
 
     def _subviews(self) -> list[ViewBase]:
-        return [self.hint] + ([self.wizard] if self.wizard is not None else [])
+        # not the hint: wait() is "the page is shown", and the hint's first search compiles the
+        # batch kernel once per install (~15 s); `await browser.hint.wait()` waits for it
+        return [self.wizard] if self.wizard is not None else []
 
     def _sync_buttons(self) -> None:
         busy = self.runner.busy
