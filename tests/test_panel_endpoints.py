@@ -278,3 +278,24 @@ def test_a_kept_split_lasts_while_the_node_count_holds_and_not_longer():
     assert cache.get("cpu", pool) is SplitCache.MISS  # another cluster's pool of that name
     now[0] += 1
     assert cache.get("gpu", pool) is SplitCache.MISS
+
+
+def test_the_panel_is_installed_and_enabled_by_pip_alone():
+    """The README's install (pip, no node) puts the built panel where JupyterLab looks:
+    `jupyter labextension list` shows it enabled and OK, and the file it loads is there."""
+    import json
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    jupyter = Path(sys.executable).with_name("jupyter")
+    done = subprocess.run(
+        [str(jupyter), "labextension", "list"], capture_output=True, text=True, timeout=120
+    )
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)  # drop the colours
+    line = next((x for x in listing.splitlines() if x.strip().startswith("compute-widgets ")), "")
+    assert "enabled" in line and "OK" in line, listing
+    installed = Path(sys.prefix, "share", "jupyter", "labextensions", "compute-widgets")
+    meta = json.loads((installed / "package.json").read_text())
+    assert (installed / meta["jupyterlab"]["_build"]["load"]).is_file()
