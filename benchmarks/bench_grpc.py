@@ -257,9 +257,8 @@ def main() -> None:
             assert r.status.code == status_code_pb2.SUCCESS, r.status
 
         load = os.getloadavg()[0]
-        print(
-            f"\nload average {load:.1f} on {os.cpu_count()} cores (above the cores: a busy machine)"
-        )
+        busy = "a busy machine" if load > (os.cpu_count() or 1) else "below the cores: quiet"
+        print(f"\nload average {load:.1f} on {os.cpu_count()} cores ({busy})")
         print(
             f"\n1. gRPC door throughput ({secs:.0f} s per phase, one sync channel, "
             f"{len(first.SerializeToString())}-byte answers; 2-core machine)"
