@@ -107,3 +107,35 @@ def pytest_collection_modifyitems(config, items):
     """Run the browser tests first: Playwright's sync API closes its own event loop at the end,
     which fails once pytest-jupyter's server fixtures have left a running loop behind."""
     items.sort(key=lambda item: 0 if item.get_closest_marker("ui") else 1)
+
+
+@pytest.fixture
+def ipython():
+    """make(client=None): an IPython shell with %compute loaded (and `client` as its backend
+    when given), as a notebook has it; unloaded and cleared when the test ends."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    made = []
+
+    def make(client=None):
+        config = Config()
+        config.HistoryAccessor.enabled = False
+        shell = InteractiveShell.instance(config=config)
+        shell.extension_manager.load_extension("compute_widgets")
+        if client is not None:
+            shell.magics_manager.registry["ComputeMagics"].client = client
+        made.append(shell)
+        return shell
+
+    yield make
+    for shell in made:
+        shell.extension_manager.unload_extension("compute_widgets")
+    InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def ip(ipython, client):
+    """The shell with the session server's client (ComputeMagics.client)."""
+    return ipython(client)
+

@@ -192,21 +192,6 @@ def test_drawn_plot_keeps_its_width_and_the_title_its_place(judge, width):
 
 
 @pytest.fixture
-def ip(client):
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    c = Config()
-    c.HistoryAccessor.enabled = False
-    shell = InteractiveShell.instance(config=c)
-    shell.extension_manager.load_extension("compute_widgets")
-    shell.magics_manager.registry["ComputeMagics"].client = client
-    yield shell
-    shell.extension_manager.unload_extension("compute_widgets")
-    InteractiveShell.clear_instance()
-
-
-@pytest.fixture
 def quickstart_pool(client, uid):
     """The quickstart's pool: g5.xlarge, 0-3 nodes, spot, one deployment with 0-3 replicas."""
     from compute_widgets.api import models as m

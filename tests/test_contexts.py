@@ -450,16 +450,8 @@ def test_reprs_never_show_a_pat(home):
 
 
 @pytest.fixture
-def shell(home):
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    c = Config()
-    c.HistoryAccessor.enabled = False
-    ip = InteractiveShell.instance(config=c)
-    ip.extension_manager.load_extension("compute_widgets")
-    yield ip
-    ip.extension_manager.unload_extension("compute_widgets")
+def shell(home, ipython):
+    return ipython()
 
 
 def test_compute_contexts_lists_names_users_bases_and_current_never_a_pat(shell, home):

@@ -22,8 +22,6 @@ from urllib.parse import quote
 import httpx
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
-from traitlets.config import Config
 
 from compute_widgets.api import models as m
 from compute_widgets.api.config import MAX_ALIAS_NODES, ConfigError, load_config, load_documents
@@ -350,18 +348,6 @@ def test_client_error_shows_the_nul_escaped(client, cc):
 
 
 # --- through the magics ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def ip(client):
-    c = Config()
-    c.HistoryAccessor.enabled = False
-    shell = InteractiveShell.instance(config=c)
-    shell.extension_manager.load_extension("compute_widgets")
-    shell.magics_manager.registry["ComputeMagics"].client = client
-    yield shell
-    shell.extension_manager.unload_extension("compute_widgets")
-    InteractiveShell.clear_instance()
 
 
 def _usage_error(ip, capsys, code: str) -> str:

@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+import test_config_apply as config_stack
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
@@ -15,22 +16,9 @@ from traitlets.config import Config
 
 
 @pytest.fixture
-def shell():
+def shell(ipython):
     """A shell with the extension loaded (no backend: help, parsing, completion of words)."""
-    c = Config()
-    c.HistoryAccessor.enabled = False
-    ip = InteractiveShell.instance(config=c)
-    ip.extension_manager.load_extension("compute_widgets")
-    yield ip
-    ip.extension_manager.unload_extension("compute_widgets")
-    InteractiveShell.clear_instance()
-
-
-@pytest.fixture
-def ip(shell, client):
-    """The shell with the session server's client injected (ComputeMagics.client)."""
-    shell.magics_manager.registry["ComputeMagics"].client = client
-    return shell
+    return ipython()
 
 
 @pytest.fixture
@@ -377,29 +365,7 @@ def test_list_instances_filters(ip):
 
 # --- %%compute YAML cells -------------------------------------------------------------------
 
-STACK = """\
-deployment:
-  id: {dep}
-  worker:
-    model: {{id: m1, user_id: u1, app_id: a1}}
-  scheduling_choice: 4
-  autoscale_config: {{min_replicas: 0, max_replicas: 2}}
----
-nodepool:
-  id: {np}
-  instance_types:
-    - id: g5.xlarge
-  node_capacity_type: {{capacity_types: [2, 1]}}
-  min_instances: 0
-  max_instances: {max}
----
-compute_cluster:
-  id: {cc}
-  cloud_provider: {{id: aws}}
-  region: us-east-1
-  managed_by: clarifai
-  cluster_type: dedicated
-"""
+STACK = config_stack.STACK  # one YAML stack for the engine's and the magic's tests
 
 
 def test_cell_several_documents_dry_run_create_apply(ip, client, uid, capsys):

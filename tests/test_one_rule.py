@@ -12,25 +12,11 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
-from traitlets.config import Config  # noqa: E402
 
 from compute_widgets.api import models as models  # noqa: E402
 from compute_widgets.widgets import NodepoolWizard  # noqa: E402
 
 SPOT, OD = models.CapacityType.SPOT_TYPE, models.CapacityType.ON_DEMAND_TYPE
-
-
-@pytest.fixture
-def ip(client):
-    c = Config()
-    c.HistoryAccessor.enabled = False
-    shell = InteractiveShell.instance(config=c)
-    shell.extension_manager.load_extension("compute_widgets")
-    shell.magics_manager.registry["ComputeMagics"].client = client
-    yield shell
-    shell.extension_manager.unload_extension("compute_widgets")
-    InteractiveShell.clear_instance()
 
 
 def _stored(client, cc: str, np_id: str) -> tuple:

@@ -378,19 +378,10 @@ def esc_html(text: str) -> str:
 
 
 @pytest.fixture
-def ip(plane):
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    c = Config()
-    c.HistoryAccessor.enabled = False
-    shell = InteractiveShell.instance(config=c)
-    shell.extension_manager.load_extension("compute_widgets")
-    magics = shell.magics_manager.registry["ComputeMagics"]
-    magics.client, magics.show_progress = plane, False
-    yield shell
-    shell.extension_manager.unload_extension("compute_widgets")
-    InteractiveShell.clear_instance()
+def ip(plane, ipython):
+    shell = ipython(plane)
+    shell.magics_manager.registry["ComputeMagics"].show_progress = False
+    return shell
 
 
 def _recommend(ip, line):

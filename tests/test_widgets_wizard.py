@@ -691,23 +691,7 @@ def test_scheduling_offers_words_and_no_fail(client, uid):
     assert all(label != value and "_" not in label for value, label in labels.items())
 
 
-@pytest.fixture
-def ip_with_client(client):
-    """An IPython shell with %compute loaded and the session server's client."""
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    config = Config()
-    config.HistoryAccessor.enabled = False
-    shell = InteractiveShell.instance(config=config)
-    shell.extension_manager.load_extension("compute_widgets")
-    shell.magics_manager.registry["ComputeMagics"].client = client
-    yield shell
-    shell.extension_manager.unload_extension("compute_widgets")
-    InteractiveShell.clear_instance()
-
-
-def test_the_cards_command_recreates_the_same_worker(ip_with_client, client, uid):
+def test_the_cards_command_recreates_the_same_worker(ip, client, uid):
     """The result card's `%compute deployments create` line deploys the same model version."""
     cc, np = make_nodepool(client, uid)
     w = DeploymentWizard(np, client)
@@ -719,7 +703,7 @@ def test_the_cards_command_recreates_the_same_worker(ip_with_client, client, uid
     first = client.get_deployment(dep_id).worker.model
     command = re.search(r"%compute deployments create [^<\n]+", w.result.value).group(0)
     client.delete_deployment(dep_id)
-    ip_with_client.run_line_magic("compute", html.unescape(command).removeprefix("%compute "))
+    ip.run_line_magic("compute", html.unescape(command).removeprefix("%compute "))
     again = client.get_deployment(dep_id).worker.model
     assert again == first and again.model_version.id == w.version.options[1][1]
 

@@ -161,21 +161,6 @@ def test_deployments_list_has_no_unknown_scheduling_choice(client, uid):
     )
 
 
-@pytest.fixture
-def ip(client):
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    c = Config()
-    c.HistoryAccessor.enabled = False
-    shell = InteractiveShell.instance(config=c)
-    shell.extension_manager.load_extension("compute_widgets")
-    shell.magics_manager.registry["ComputeMagics"].client = client
-    yield shell
-    shell.extension_manager.unload_extension("compute_widgets")
-    InteractiveShell.clear_instance()
-
-
 def test_magic_create_with_min_0_shows_min_instances_0_and_words(ip, client, uid):
     cc = make_cluster(client, uid)
     np_id = uid("np")
