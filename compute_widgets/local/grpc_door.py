@@ -27,9 +27,9 @@ becomes an `Rq`, the handler's body becomes the response message. No business ru
 
 from __future__ import annotations
 
-import hmac
 import logging
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import grpc
@@ -39,6 +39,7 @@ from google.protobuf.message_factory import GetMessageClass
 from starlette.concurrency import run_in_threadpool
 
 from compute_widgets.local.app import ROUTES, Dispatcher, R, failure
+from compute_widgets.local.guard import key_matches
 from compute_widgets.local.proto_build import build
 from compute_widgets.local.wire import MAX_BODY, C, Fail, Rq, new_req_id
 
@@ -65,8 +66,9 @@ PATH_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
 BIG_REQUEST = 64 * 1024  # bytes: a message this big is converted in the threadpool, off the loop
 
 
-def _params(path: str) -> list[str]:
-    return [p.split("}")[0] for p in path.split("{")[1:]]
+@cache  # per route path, once: every call looks them up
+def _params(path: str) -> tuple[str, ...]:
+    return tuple(p.split("}")[0] for p in path.split("{")[1:])
 
 
 def routes_by_rpc() -> dict[str, list[R]]:
@@ -217,7 +219,7 @@ class GrpcDoor:
         for key, value in context.invocation_metadata() or ():
             if key == "authorization":
                 given = value.encode() if isinstance(value, str) else bytes(value)
-                return hmac.compare_digest(given.lower()[:4] + given[4:], self._expected)
+                return key_matches(given, self._expected)
         return False
 
     async def handle(self, call: _Call, request: Any, context: grpc.aio.ServicerContext) -> Any:

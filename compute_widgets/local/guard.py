@@ -31,6 +31,14 @@ _NONCE = re.compile(rb"(?:^|&)nonce=([A-Za-z0-9_-]{16,128})(?:&|$)")
 
 
 
+def key_matches(given: bytes, expected: bytes) -> bool:
+    """Is `given` (an ``Authorization`` header or gRPC metadata value) ``Key <token>`` for
+    `expected` = ``b"key " + token``? The word in any case, in constant time. Both doors."""
+    return given[:4].lower() == b"key " and hmac.compare_digest(
+        b"key " + given[4:].strip(), expected
+    )
+
+
 class Guard:
     """Pure-ASGI middleware: trailing slash, `Authorization: Key <token>`, body size cap."""
 
@@ -64,10 +72,7 @@ class Guard:
                 "Missing Authorization header; send 'Authorization: Key <token>' (the local server's token is in its runtime file).",
                 http=401,
             )
-        elif not (
-            auth[:4].lower() == b"key "
-            and hmac.compare_digest(b"key " + auth[4:].strip(), self._expected)
-        ):
+        elif not key_matches(auth, self._expected):
             fail = Fail(
                 C.CONN_KEY_INVALID,
                 "Invalid API key or token in the Authorization header ('Authorization: Key <token>').",
