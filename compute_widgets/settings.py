@@ -256,18 +256,10 @@ def _local_plane_dir(ctx: Context, data_dir: str | os.PathLike[str] | None) -> P
     named = ctx.env.get(LOCAL_DATA_DIR_KEY)
     if isinstance(named, str) and named:
         return Path(named).expanduser()
-    where = urlsplit(ctx.api_base or "")
-    # the plane listens on 127.0.0.1 only: a base elsewhere is not ours (and costs no lookup)
-    if where.scheme != "http" or where.hostname not in _LOOPBACK_NAMES or where.path.strip("/"):
-        return None
-    try:
-        from compute_widgets.local.runtime import find_server
-    except ImportError:
-        return None
-    handle = find_server(data_dir)
+    handle = _plane_at(ctx.api_base or "", data_dir)
     if handle is None:
         return None
-    ports = {_port(url) for url in (handle.url, _grpc_url(handle)) if url}
+    ports = {_port(url) for url in (handle.url, handle.grpc_url) if url}
     return Path(handle.data_dir) if _port(ctx.api_base or "") in ports - {None} else None
 
 
@@ -275,22 +267,28 @@ def _is_grpc_door(base: str, data_dir: str | os.PathLike[str] | None) -> bool:
     """Is `base` the gRPC door of the running local plane? `compute-widgets env` exports it as
     CLARIFAI_API_BASE for the official CLI and SDK; our client speaks REST, so connect() goes to
     the plane's REST door instead (any other base is used as given)."""
+    handle = _plane_at(base, data_dir)
+    return handle is not None and bool(handle.grpc_url) and _port(handle.grpc_url) == _port(base)
+
+
+def _plane_at(base: str, data_dir: str | os.PathLike[str] | None) -> Any:
+    """The running local plane of `data_dir` (default: the default data dir) when `base` may be
+    one of its doors, else None. The plane listens on 127.0.0.1 only: a base elsewhere is not
+    ours and costs no lookup."""
     where = urlsplit(base)
-    if where.scheme != "http" or where.hostname not in _LOOPBACK_NAMES:
-        return False
+    if where.scheme != "http" or where.hostname not in _LOOPBACK_NAMES or where.path.strip("/"):
+        return None
     try:
         from compute_widgets.local.runtime import find_server
     except ImportError:
-        return False
-    handle = find_server(data_dir)
-    grpc = _grpc_url(handle) if handle is not None else None
-    return bool(grpc) and _port(grpc) == _port(base)
+        return None
+    return find_server(data_dir)
 
 
 def _check_door(ctx: Context, handle: Any) -> None:
     """Warn when the local plane's context sends the official tools to an old gRPC port (the
     plane restarted on another one): connect() still works, `clarifai ...` would not."""
-    door = _grpc_url(handle)
+    door = handle.grpc_url
     if door and ctx.api_base and _port(door) != _port(ctx.api_base):
         _warn(
             f"context {ctx.name!r} points the official clarifai tools at {ctx.api_base}, but the "
@@ -304,20 +302,6 @@ def _port(url: str) -> int | None:
         return urlsplit(url).port
     except ValueError:  # a port that is not a number: not ours
         return None
-
-
-def _grpc_url(handle: Any) -> str | None:
-    """The gRPC door's url of a running plane (runtime file field ``grpc_url``), or None."""
-    url = getattr(handle, "grpc_url", None)
-    if url:
-        return str(url)
-    import json
-
-    try:
-        info = json.loads(Path(handle.runtime_file).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return str(info.get("grpc_url") or "") or None
 
 
 class _Rediscover:
