@@ -35,16 +35,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import grpc
+from bench_server import nodepool, timed  # the same pools and timer as the REST benchmark
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from compute_widgets.api.client import ComputeClient
 from compute_widgets.api.models import (
-    CapacityType,
     ComputeCluster,
-    InstanceType,
-    NodeCapacityType,
-    Nodepool,
 )
 from compute_widgets.local.runtime import start_server, stop_server
 from compute_widgets.local.wire import MAX_BODY
@@ -143,19 +140,6 @@ def count(call: Callable[[], None], seconds: float, threads: int) -> int:
     return sum(counts)
 
 
-def timed(fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
-def nodepool(np_id: str) -> Nodepool:
-    return Nodepool(
-        id=np_id,
-        node_capacity_type=NodeCapacityType(capacity_types=[CapacityType.ON_DEMAND_TYPE]),
-        instance_types=[InstanceType(id="t3a.medium")],
-        max_instances=2,
-    )
 
 
 def row(what: str, ours: float, base: float, unit: str, base_name: str, goal: str = "") -> None:

@@ -41,7 +41,7 @@ def snapshot(server) -> dict[str, list]:
             ("nodepools", "/v2/users/me/nodepools?per_page=1000"),
             ("deployments", "/v2/users/me/deployments?per_page=1000"),
         ):
-            body = httpx.Response.json(http.get(path))
+            body = http.get(path).json()
             out[name] = sorted(
                 (x.get("id"), x.get("modified_at"), x.get("description"))
                 for x in body.get(name, [])
