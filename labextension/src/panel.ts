@@ -93,6 +93,7 @@ export class ComputePanel extends Widget {
       this.backendName = this.picker.value;
       this.picked = true;
       this.body.replaceChildren();
+      this.shown = '';
       void this.refresh();
     });
     pick.appendChild(this.picker);
@@ -223,7 +224,42 @@ export class ComputePanel extends Widget {
     this.message.dataset.kind = text ? kind : '';
   }
 
+  // A poll whose answer is what the panel already shows leaves the DOM alone: a press that is
+  // becoming a drag, a focused button, a screen reader's place survive. When it changes, the
+  // focus goes back to the same control of the same nodepool.
   private render(data: IOverview): void {
+    const shown = JSON.stringify(data);
+    if (shown === this.shown) {
+      return;
+    }
+    this.shown = shown;
+    const focus = this.focusKey();
+    this.draw(data);
+    this.restoreFocus(focus);
+  }
+
+  /** The focused control inside a nodepool row, as a selector that finds it after a redraw. */
+  private focusKey(): string | null {
+    const active = document.activeElement;
+    const row = active && this.body.contains(active) ? active.closest('li') : null;
+    if (!active || !row) {
+      return null;
+    }
+    const control = Array.from(active.classList).find(
+      c => c.startsWith('cw-ComputePanel-') && c !== 'cw-ComputePanel-button'
+    );
+    const key = (name: string) => `[data-${name}="${CSS.escape(row.dataset[name] ?? '')}"]`;
+    const where = `li${key('cluster')}${key('nodepool')}`;
+    return control ? `${where} .${control}` : null;
+  }
+
+  private restoreFocus(selector: string | null): void {
+    if (selector) {
+      (this.body.querySelector(selector) as HTMLElement | null)?.focus();
+    }
+  }
+
+  private draw(data: IOverview): void {
     const t = data.totals;
     this.totals.textContent =
       `${t.clusters} ${t.clusters === 1 ? 'cluster' : 'clusters'} · ` +
@@ -379,6 +415,7 @@ export class ComputePanel extends Widget {
   private picked = false; // the user chose a backend in the picker
   private contexts: IContexts | null = null;
   private inflight: Promise<void> | null = null;
+  private shown = ''; // the answer the body shows, as JSON
   private timer: number | null = null;
   private readonly picker: HTMLSelectElement;
   private readonly message: HTMLElement;

@@ -74,8 +74,12 @@ def _seed(client: ComputeClient, theme: str) -> tuple[str, str]:
     return gpu, cpu
 
 
+def _key(cluster: str, nodepool: str) -> str:
+    return f'{PANEL}-nodepool[data-cluster="{cluster}"][data-nodepool="{nodepool}"]'
+
+
 def _row(page: Page, cluster: str, nodepool: str):
-    return page.locator(f'{PANEL}-nodepool[data-cluster="{cluster}"][data-nodepool="{nodepool}"]')
+    return page.locator(_key(cluster, nodepool))
 
 
 def _nodes_text(n: m.Nodepool) -> str:
@@ -90,6 +94,7 @@ def _money(value: float) -> str:
 
 def _drag(page: Page, source, target) -> None:
     """Press on `source`, move in steps onto `target`, release: what a user's drag does."""
+    expect(source).to_be_visible()
     a, b = source.bounding_box(), target.bounding_box()
     page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
     page.mouse.down()
@@ -145,7 +150,15 @@ def test_panel_shows_the_clusters_live_and_inserts_cells(panel) -> None:
     expect(cpu_row.locator(f"{PANEL}-nodes")).to_have_text("0 nodes")
     expect(cpu_row.locator(f"{PANEL}-cost")).to_have_text("$0.00/h")
 
-    # --- live: a floor of 2 and an hour later, without a reload -------------------------------
+    # --- a poll that brings nothing new leaves the rows alone: a press, a focus survive --------
+    page.evaluate("key => { document.querySelector(key).dataset.seen = 'yes'; }", _key(gpu, "gpu-spot"))
+    for _ in range(2):  # after the second answer, the first one has been drawn (or not)
+        with page.expect_response(lambda r: "/compute-widgets/api/clusters" in r.url):
+            pass
+    expect(gpu_row).to_have_attribute("data-seen", "yes")
+
+    # --- live: a floor of 2 and an hour later, without a reload; the focus stays put ----------
+    cpu_row.locator(f"{PANEL}-more").focus()
     pool = client.get_nodepool(cpu, "cpu-pool")
     client.patch_nodepool(cpu, pool.model_copy(update={"min_instances": 2}))
     client.advance_clock(3600)  # POST /local/clock/advance
@@ -156,6 +169,9 @@ def test_panel_shows_the_clusters_live_and_inserts_cells(panel) -> None:
     expect(page.locator(f'{PANEL}-cluster[data-cluster="{cpu}"] {PANEL}-clusterHead {PANEL}-cost')).to_have_text(
         _money(od["n2-standard-4"] * 2)
     )  # fmt: skip
+    expect(gpu_row).not_to_have_attribute("data-seen", "yes")  # this answer was new: redrawn
+    expect(cpu_row.locator(f"{PANEL}-more")).to_be_focused()
+    page.evaluate("() => document.activeElement.blur()")
     assert_contrast(page, f"panel-{theme}", roots=PANEL)
     shot(page, f"panel-{theme}")
     if theme == "dark":
