@@ -45,12 +45,13 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from compute_widgets.api import refuse_clear_text
+from compute_widgets.api._secrets import Secret
 from compute_widgets.api.contexts import LOCAL_DATA_DIR_KEY, Context, read_contexts
 from compute_widgets.api.errors import ComputeError, NotConfigured
 
@@ -91,14 +92,23 @@ SESSION = Session()
 
 @dataclass(frozen=True)
 class Settings:
-    """A resolved backend. The PAT is never shown (repr masks it)."""
+    """A resolved backend. The PAT is held as a `Secret`: repr, vars() and asdict() mask it;
+    `token` reveals it for the client."""
 
     api_base: str
-    pat: str | None = field(default=None, repr=False)
+    pat: Secret | None = None  # a str given here is wrapped
     user_id: str = "me"
     local: bool = False
     data_dir: Path | None = None
     context: str | None = None  # the Clarifai CLI context it came from, if any
+
+    def __post_init__(self) -> None:
+        if isinstance(self.pat, str):  # frozen: set once, here
+            object.__setattr__(self, "pat", Secret(self.pat) if self.pat else None)
+
+    @property
+    def token(self) -> str | None:
+        return self.pat.reveal() if self.pat else None
 
     def __repr__(self) -> str:
         pat = "'****'" if self.pat else "None"
@@ -209,12 +219,12 @@ class Settings:
         """A ComputeClient for these settings (`options`: timeout, retries, transport)."""
         from compute_widgets.api.client import ComputeClient
 
-        return ComputeClient(self.api_base, self.pat, self.user_id, **self._options(options))
+        return ComputeClient(self.api_base, self.token, self.user_id, **self._options(options))
 
     def async_client(self, **options: Any) -> AsyncComputeClient:
         from compute_widgets.api.client import AsyncComputeClient
 
-        return AsyncComputeClient(self.api_base, self.pat, self.user_id, **self._options(options))
+        return AsyncComputeClient(self.api_base, self.token, self.user_id, **self._options(options))
 
     def _options(self, options: dict[str, Any]) -> dict[str, Any]:
         if self.local and self.data_dir is not None:

@@ -134,7 +134,12 @@ def test_contexts_the_real_login_and_create_context_wrote_against_the_local_plan
     # connect() knows the gRPC door as the local plane and goes to its REST door
     monkeypatch.setenv("COMPUTE_WIDGETS_DATA_DIR", str(server.data_dir))
     got = Settings.resolve()
-    assert (got.api_base, got.pat, got.local, got.context) == (server.url, server.token, True, "lg")
+    assert (got.api_base, got.token, got.local, got.context) == (
+        server.url,
+        server.token,
+        True,
+        "lg",
+    )
     with got.client() as client:  # and the REST door takes the runtime file's token
         assert client.is_local and "aws" in {p.id for p in client.list_cloud_providers()}
 
@@ -212,7 +217,7 @@ def test_envvar_pat_set_in_the_environment_is_used_with_the_contexts_base(home, 
     write_context("other", {"CLARIFAI_PAT": PAT_B}, make_current=False)
     monkeypatch.setenv("CLARIFAI_PAT", PAT_A)
     got = Settings.resolve(context="ev")
-    assert (got.api_base, got.pat, got.context) == ("https://api.example.com", PAT_A, "ev")
+    assert (got.api_base, got.token, got.context) == ("https://api.example.com", PAT_A, "ev")
 
 
 # --- the order of resolution ----------------------------------------------------------------------
@@ -221,7 +226,7 @@ def test_envvar_pat_set_in_the_environment_is_used_with_the_contexts_base(home, 
 def test_current_context_when_nothing_else_says(home):
     _two_contexts(home)
     got = Settings.resolve(local=False)
-    assert (got.api_base, got.pat, got.user_id, got.local, got.context) == (
+    assert (got.api_base, got.token, got.user_id, got.local, got.context) == (
         "https://api.example.com",
         PAT_A,
         "alice",
@@ -235,7 +240,7 @@ def test_environment_beats_the_context_and_is_never_mixed_with_it(home, monkeypa
     monkeypatch.setenv("CLARIFAI_PAT", "env-pat-123456")
     got = Settings.resolve()
     # the env PAT goes to the env's (default) base, never to the context's host
-    assert (got.api_base, got.pat, got.user_id, got.context) == (
+    assert (got.api_base, got.token, got.user_id, got.context) == (
         CLARIFAI_API,
         "env-pat-123456",
         "me",
@@ -244,18 +249,18 @@ def test_environment_beats_the_context_and_is_never_mixed_with_it(home, monkeypa
     monkeypatch.delenv("CLARIFAI_PAT")
     monkeypatch.setenv("CLARIFAI_API_BASE", "https://env.example.com")
     got = Settings.resolve()
-    assert (got.api_base, got.pat, got.context) == ("https://env.example.com", None, None)
+    assert (got.api_base, got.token, got.context) == ("https://env.example.com", None, None)
     monkeypatch.delenv("CLARIFAI_API_BASE")
     monkeypatch.setenv("CLARIFAI_USER_ID", "env-user")  # a user alone: the context, that user
     got = Settings.resolve()
-    assert (got.api_base, got.pat, got.user_id) == ("https://api.example.com", PAT_A, "env-user")
+    assert (got.api_base, got.token, got.user_id) == ("https://api.example.com", PAT_A, "env-user")
 
 
 def test_explicit_arguments_beat_environment_and_context(home, monkeypatch):
     _two_contexts(home)
     monkeypatch.setenv("CLARIFAI_PAT", "env-pat-123456")
     got = Settings.resolve("https://arg.example.com", "arg-pat-123456", "arg-user")
-    assert (got.api_base, got.pat, got.user_id, got.context) == (
+    assert (got.api_base, got.token, got.user_id, got.context) == (
         "https://arg.example.com",
         "arg-pat-123456",
         "arg-user",
@@ -263,13 +268,13 @@ def test_explicit_arguments_beat_environment_and_context(home, monkeypatch):
     )
     # a named context beats the environment; arguments still win field by field
     named = Settings.resolve(context="staging")
-    assert (named.api_base, named.pat, named.user_id) == (
+    assert (named.api_base, named.token, named.user_id) == (
         "https://api-staging.example.com",
         PAT_B,
         "bob",
     )
     mixed = Settings.resolve(user_id="arg-user", context="staging")
-    assert (mixed.api_base, mixed.pat, mixed.user_id) == (
+    assert (mixed.api_base, mixed.token, mixed.user_id) == (
         "https://api-staging.example.com",
         PAT_B,
         "arg-user",
@@ -386,7 +391,7 @@ def test_the_local_planes_context_goes_to_its_rest_door(home, server, uid):
         "local",
         Path(server.data_dir),
     )
-    assert got.pat == server.token  # the runtime file's token, not the stale one
+    assert got.token == server.token  # the runtime file's token, not the stale one
     client = s.connect()
     try:
         cid = uid("cc")
@@ -408,7 +413,7 @@ def test_a_local_context_with_an_old_grpc_port_still_connects_and_says_to_rewrit
     write_context("local", local_context_env("http://127.0.0.1:1", "old-token", server.data_dir))
     with pytest.warns(ContextWarning) as caught:
         got = Settings.resolve()
-    assert (got.api_base, got.pat, got.local) == (server.url, server.token, True)
+    assert (got.api_base, got.token, got.local) == (server.url, server.token, True)
     (w,) = [w for w in caught if w.category is ContextWarning]
     assert str(w.message) == (
         f"context 'local' points the official clarifai tools at http://127.0.0.1:1, but the "
@@ -428,11 +433,11 @@ def test_a_loopback_context_on_the_planes_port_is_recognised_without_the_marker(
         "mine", {"CLARIFAI_API_BASE": door, "CLARIFAI_PAT": "whatever", "CLARIFAI_USER_ID": "me"}
     )
     got = Settings.resolve(context="mine", data_dir=server.data_dir)
-    assert (got.api_base, got.pat, got.local) == (server.url, server.token, True)
+    assert (got.api_base, got.token, got.local) == (server.url, server.token, True)
     # a loopback base on another port is an ordinary API base (a tunnel, say)
     write_context("tunnel", {"CLARIFAI_API_BASE": "http://127.0.0.1:9", "CLARIFAI_PAT": PAT_A})
     got = Settings.resolve(context="tunnel", data_dir=server.data_dir)
-    assert (got.api_base, got.pat, got.local) == ("http://127.0.0.1:9", PAT_A, False)
+    assert (got.api_base, got.token, got.local) == ("http://127.0.0.1:9", PAT_A, False)
     assert LOCAL_DATA_DIR_KEY not in read_contexts().contexts["tunnel"].env
 
 

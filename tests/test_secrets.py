@@ -16,6 +16,7 @@ PAT in ClusterWizard state (tests/test_widgets_wizard.py).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -215,6 +216,8 @@ def test_logs_messages_and_reprs_have_no_token(fresh_server, caplog):
 
     s = Settings(api_base=fresh_server.url, pat=token)
     texts += [repr(s), str(s), repr(fresh_server), str(fresh_server)]
+    texts += [str(vars(s)), str(dataclasses.asdict(s)), repr(s.client())]  # what a debugger shows
+    assert s.token == token  # held, only not shown
     texts += [r.getMessage() for r in caplog.records]
     texts += [str(r.args) for r in caplog.records]
     for t in texts:

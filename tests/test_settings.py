@@ -24,7 +24,7 @@ def env(monkeypatch, tmp_path):
 def test_pat_in_environment_means_clarifai(env):
     env.setenv("CLARIFAI_PAT", "env-pat-123456")
     got = Settings.resolve()
-    assert (got.api_base, got.pat, got.user_id, got.local) == (
+    assert (got.api_base, got.token, got.user_id, got.local) == (
         CLARIFAI_API,
         "env-pat-123456",
         "me",
@@ -37,13 +37,13 @@ def test_explicit_arguments_beat_the_environment(env):
     env.setenv("CLARIFAI_USER_ID", "env-user")
     env.setenv("CLARIFAI_API_BASE", "https://env.example.com/")
     got = Settings.resolve("https://arg.example.com", "arg-pat-123456", "arg-user")
-    assert (got.api_base, got.pat, got.user_id) == (
+    assert (got.api_base, got.token, got.user_id) == (
         "https://arg.example.com",
         "arg-pat-123456",
         "arg-user",
     )
     partly = Settings.resolve(user_id="arg-user")
-    assert (partly.api_base, partly.pat, partly.user_id) == (
+    assert (partly.api_base, partly.token, partly.user_id) == (
         "https://env.example.com",
         "env-pat-123456",
         "arg-user",
@@ -106,7 +106,7 @@ def test_a_current_context_is_used_before_the_local_plane(env, tmp_path):
         "prod", {"CLARIFAI_API_BASE": "https://p.example.com", "CLARIFAI_PAT": "ctx-pat-9"}
     )
     got = Settings.resolve()
-    assert (got.api_base, got.pat, got.local, got.context) == (
+    assert (got.api_base, got.token, got.local, got.context) == (
         "https://p.example.com",
         "ctx-pat-9",
         False,

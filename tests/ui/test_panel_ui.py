@@ -151,7 +151,9 @@ def test_panel_shows_the_clusters_live_and_inserts_cells(panel) -> None:
     expect(cpu_row.locator(f"{PANEL}-cost")).to_have_text("$0.00/h")
 
     # --- a poll that brings nothing new leaves the rows alone: a press, a focus survive --------
-    page.evaluate("key => { document.querySelector(key).dataset.seen = 'yes'; }", _key(gpu, "gpu-spot"))
+    page.evaluate(
+        "key => { document.querySelector(key).dataset.seen = 'yes'; }", _key(gpu, "gpu-spot")
+    )
     for _ in range(2):  # after the second answer, the first one has been drawn (or not)
         with page.expect_response(lambda r: "/compute-widgets/api/clusters" in r.url):
             pass
