@@ -503,6 +503,21 @@ def test_compute_connect_context(shell, home, server):
         shell.run_line_magic("compute", "connect --context mine --local")
 
 
+def test_connect_context_completes_the_contexts_names(shell, home):
+    from IPython.core.completer import provisionalcompleter
+
+    def complete(line: str) -> list[str]:
+        with provisionalcompleter():
+            return [c.text for c in shell.Completer.completions(line, len(line))]
+
+    assert "prod" not in complete("%compute connect --context ")  # no config file yet
+    _two_contexts(home)
+    assert complete("%compute connect --context ") == ["prod", "staging"]
+    assert complete("%compute connect --context st") == ["staging"]
+    write_context("local", {"CLARIFAI_API_BASE": "http://127.0.0.1:9", "CLARIFAI_PAT": PAT_B})
+    assert complete("%compute connect --context ") == ["local", "prod", "staging"]  # read afresh
+
+
 CONTEXT_CELLS = [
     "import compute_widgets as cw\nc = cw.connect()\nprint(repr(c), str(c)); c",
     "from compute_widgets.api.contexts import read_contexts\nf = read_contexts()\n"

@@ -1,7 +1,7 @@
 """Tab completion for `%compute` / `%%compute` lines (IPython's matcher API v2).
 
 Completes subcommands, verbs, `--options` (read from the subcommand's own parser), option
-choices, and cluster / nodepool / deployment IDs. IDs come from the connected client and are
+choices, cluster / nodepool / deployment IDs and the Clarifai CLI's context names. IDs come from the connected client and are
 cached on the magics instance for `completion_cache_seconds`; with no client connected yet,
 IDs are not completed (completion never starts a server or waits on the network for long).
 """
@@ -35,7 +35,7 @@ _POSITIONALS: dict[tuple[str, str | None], list[str]] = {
     ("recommend", None): ["cluster", "nodepool"],
     ("wizard", None): ["wizard_what", "cluster", "nodepool"],
 }
-_OPTION_VALUES = {"--cluster": "cluster", "--traffic": "traffic"}
+_OPTION_VALUES = {"--cluster": "cluster", "--traffic": "traffic", "--context": "context"}
 
 
 def make_matcher(magics: Any) -> Any:
@@ -152,6 +152,10 @@ def ids_for(magics: Any, kind: str, positionals: list[str], kinds: list[str]) ->
         from compute_widgets.magics.cmd_recommend import PATTERNS
 
         return list(PATTERNS)
+    if kind == "context":  # the Clarifai CLI's contexts: a local file, no client needed
+        from compute_widgets.api.contexts import read_contexts
+
+        return list(read_contexts().contexts)
     client = magics.current_client()
     if client is None:
         return []
