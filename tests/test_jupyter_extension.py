@@ -26,6 +26,12 @@ def cp_data_dir(request, tmp_path, monkeypatch):
     created whoever runs the test (root included).
     """
     path = tmp_path / "cp"
+    if getattr(request, "param", None) == "start-up look fails":
+
+        def too_busy(data_dir):  # fault injection: the plane did not answer in time
+            raise runtime.ComputeError("the control plane did not answer its health check in 30 s")
+
+        monkeypatch.setattr(runtime, "ensure_server", too_busy)
     if getattr(request, "param", None) == "unwritable":
         (tmp_path / "file").write_text("x")
         path = tmp_path / "file" / "cp"
@@ -122,6 +128,22 @@ def test_unwritable_data_dir_does_not_break_jupyter(run, jp_fetch, cp_data_dir):
     # Jupyter itself is fine
     response = run(jp_fetch("api", "status"))
     assert response.code == 200
+
+
+@pytest.mark.parametrize("cp_data_dir", ["start-up look fails"], indirect=True)
+def test_health_looks_again_after_a_failed_start_up_look(run, jp_fetch, cp_data_dir):
+    """The one start-up look failed: health says why (503) until a plane runs for the data dir,
+    then finds it at the next call, as the panel's endpoints do, instead of 503 for the session."""
+    with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+        run(jp_fetch("compute-widgets", "health"))
+    assert info.value.code == 503
+    assert "did not answer its health check" in json.loads(info.value.response.body)["error"]
+    late = runtime.start_server(cp_data_dir)
+    try:
+        body = json.loads(run(jp_fetch("compute-widgets", "health")).body)
+        assert (body["ok"], body["pid"], body["started_by_jupyter"]) == (True, late.pid, False)
+    finally:
+        runtime.stop_server(late)
 
 
 def test_health_never_sends_the_token_to_a_squatter(run, jp_fetch, cp_data_dir):

@@ -20,7 +20,6 @@ from typing import Any
 from compute_widgets.api import NotConfigured
 from compute_widgets.api.contexts import LOCAL_DATA_DIR_KEY, config_path, read_contexts
 from compute_widgets.lab.overview import PriceBook, SplitCache
-from compute_widgets.local import runtime
 from compute_widgets.settings import Settings
 
 LOCAL = "local"
@@ -121,14 +120,9 @@ class Backends:
         if plane is None:
             raise NotConfigured("the local control plane is not started by this Jupyter server")
         try:
-            return await asyncio.wrap_future(plane.future)
-        except Exception as exc:
-            # the extension's one start-up look can fail (a plane too busy to answer its health
-            # check in time); look again at each refresh rather than fail for the session
-            found = await asyncio.to_thread(runtime.find_server, plane.data_dir)
-            if found is None:
-                raise NotConfigured(f"the local control plane did not start: {exc}") from None
-            return found
+            return await plane.handle()
+        except RuntimeError as exc:
+            raise NotConfigured(str(exc)) from None
 
     async def _settings(self, name: str) -> Settings:
         if name == LOCAL:

@@ -61,6 +61,18 @@ class _ControlPlane:
                 "compute_widgets | local control plane %s at %s (pid %d)", verb, h.url, h.pid
             )
 
+    async def handle(self) -> runtime.ServerHandle:
+        """The plane's handle. The one start-up look can fail (a plane too busy to answer its
+        health check in time): then look again, each call, for a plane that runs for the data
+        dir, rather than fail for the session; none: the start-up's error."""
+        try:
+            return await asyncio.wrap_future(self.future)
+        except Exception as exc:
+            found = await asyncio.to_thread(runtime.find_server, self.data_dir)
+            if found is None:
+                raise RuntimeError(f"the local control plane did not start: {exc}") from None
+            return found
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the control plane if this extension started it (idempotent)."""
         if self.stopped:
@@ -87,7 +99,7 @@ def _make_handler() -> type:
         async def get(self) -> None:
             plane: _ControlPlane = self.settings["compute_widgets_control_plane"]
             try:
-                handle = await asyncio.wrap_future(plane.future)
+                handle = await plane.handle()
             except Exception as e:
                 self.set_status(503)
                 self.finish({"ok": False, "error": str(e)})
