@@ -1,6 +1,6 @@
 """One Compute panel refresh with 2,000 nodepools, beside a bare listing with our client.
 
-    python benchmarks/bench_panel.py [--pools 2000] [--spot-share 0.5] [--runs 5]
+    python benchmarks/bench_panel.py [--pools 2000] [--spot-share 0.5] [--runs 9]
 
 A control plane in a temporary data dir gets 20 clusters (aws us-east-1) x 100 nodepools; a
 share of them (--spot-share) are spot with on-demand fallback, whose split the panel reads from
@@ -12,8 +12,8 @@ finds that plane through COMPUTE_WIDGETS_DATA_DIR) serves the panel's endpoint.
 - baseline, same run, same plane: ComputeClient.list_clusters() + list_nodepools() (the bare
   listing the endpoint starts from).
 
-Both warmed up once (the first listing simulates each pool's history), then the median of
---runs: the steady refresh the panel repeats, where a spot pool's split is kept while its node
+Both warmed up once (the first listing simulates each pool's history), then --runs of each in
+turns (so a noisy stretch of the machine falls on both), medians compared: the steady refresh the panel repeats, where a spot pool's split is kept while its node
 count holds (lab/overview.SplitCache). The first refresh, which asks every split, is printed
 beside it. Goal: refresh <= 1.5x the bare listing. Prints figures; asserts nothing.
 """
@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -81,17 +82,20 @@ def seed(client: ComputeClient, pools: int, spot_share: float) -> int:
     return mixed
 
 
-def median_time(fn, runs: int) -> tuple[float, list[float], float]:
-    """(median, every run, the first call's time: a warm-up not counted in the median)."""
+def interleaved(a, b, runs: int) -> tuple[list[float], list[float], float]:
+    """Times of `a` and `b`, run in turns (a b, b a, ...) so that a noisy stretch of this shared
+    machine falls on both; the first call of `b` (not counted) is returned as well."""
     t = time.perf_counter()
-    fn()
+    b()
     first = time.perf_counter() - t
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), times, first
+    a()
+    times: dict[Any, list[float]] = {a: [], b: []}
+    for i in range(runs):
+        for fn in (a, b) if i % 2 == 0 else (b, a):
+            t = time.perf_counter()
+            fn()
+            times[fn].append(time.perf_counter() - t)
+    return times[a], times[b], first
 
 
 def start_jupyter(data_dir: Path, root: Path) -> tuple[subprocess.Popen, str, str]:
@@ -126,7 +130,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pools", type=int, default=2000)
     ap.add_argument("--spot-share", type=float, default=0.5)
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=9)
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-panel-") as tmp:
@@ -156,15 +160,16 @@ def main() -> None:
                         raise SystemExit(f"the endpoint answered {r.status_code}: {r.text}")
                     return r.json()["totals"]["nodepools"]
 
-                assert bare() == refresh() == args.pools
-                base_s, base_all, _ = median_time(bare, args.runs)
-                panel_s, panel_all, panel_first = median_time(refresh, args.runs)
+                assert bare() == args.pools
+                base_all, panel_all, panel_first = interleaved(bare, refresh, args.runs)
+                assert refresh() == args.pools
         finally:
             if proc is not None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(30)
             stop_server(handle)
 
+    base_s, panel_s = statistics.median(base_all), statistics.median(panel_all)
     ratio = panel_s / base_s
     print(f"{'what':<58} {'median':>9}  runs")
     print(f"{'baseline: ComputeClient list_clusters + list_nodepools':<58} {base_s * 1000:8.0f} ms  "

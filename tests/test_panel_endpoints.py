@@ -250,6 +250,25 @@ current_context: down
     assert PAT not in text
 
 
+def test_a_refresh_gives_the_cycle_collector_back_answered_or_failed(run, jp_fetch, home):
+    """The endpoint pauses Python's cycle collector while it builds an answer (handlers.py): the
+    Jupyter server (this process) has it back after an answer and after each kind of failure."""
+    import gc
+
+    write_config(home, "contexts:\n  down:\n    CLARIFAI_API_BASE: http://127.0.0.1:9\n"
+                       f"    CLARIFAI_PAT: {PAT}\n")  # fmt: skip
+    assert gc.isenabled()
+    for backend, code in (("local", 200), ("nope", 400), ("down", 502)):
+        assert get(run, jp_fetch, "clusters", backend=backend)[0] == code
+        assert gc.isenabled(), backend
+    gc.disable()  # someone else's choice stays theirs
+    try:
+        assert get(run, jp_fetch, "clusters", backend="local")[0] == 200
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 @pytest.mark.parametrize("path", ["contexts", "clusters"])
 def test_the_endpoints_need_jupyter_auth(run, jp_fetch, path):
     assert run(jp_fetch("compute-widgets", "api", path)).code == 200  # Jupyter's token: fine
