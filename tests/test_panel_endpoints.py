@@ -318,3 +318,20 @@ def test_the_panel_is_installed_and_enabled_by_pip_alone():
     installed = Path(sys.prefix, "share", "jupyter", "labextensions", "compute-widgets")
     meta = json.loads((installed / "package.json").read_text())
     assert (installed / meta["jupyterlab"]["_build"]["load"]).is_file()
+
+
+def test_the_lab_extra_asks_the_jupyterlab_the_panel_is_built_against():
+    """The shipped build's shared modules require the JupyterLab it was built with (^that
+    version, labextension/jupyterlab-version): `pip install '.[lab]'` must not allow an older one."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    built = (repo / "labextension" / "jupyterlab-version").read_text().strip()
+    lab = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    asked = [d for d in lab["lab"] if re.match(r"jupyterlab\b", d)]
+    assert asked == [f"jupyterlab>={built}"]
+    remote = next((repo / "compute_widgets" / "labextension" / "static").glob("remoteEntry.*.js"))
+    wanted = re.escape("[1," + built.replace(".", ",") + "]")  # webpack's "^4.6.6"
+    assert re.search(rf'"@jupyterlab/application",[^,]*,{wanted}', remote.read_text())
