@@ -50,8 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from compute_widgets.api import refuse_clear_text
-from compute_widgets.api._secrets import Secret
+from compute_widgets.api import Secret, refuse_clear_text
 from compute_widgets.api.contexts import LOCAL_DATA_DIR_KEY, Context, read_contexts
 from compute_widgets.api.errors import ComputeError, NotConfigured
 
