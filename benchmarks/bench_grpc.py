@@ -35,7 +35,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import grpc
-from bench_server import nodepool, timed  # the same pools and timer as the REST benchmark
+
+# the same pools, timer and stub pager as the REST benchmark
+from bench_server import nodepool, official_list_ids, timed
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
@@ -171,27 +173,6 @@ def sdk_list(grpc_url: str, token: str, cc_id: str) -> tuple[list[str], int, flo
     return [np.id for np in cluster.list_nodepools()], sent, inside
 
 
-def stub_pages(stub, md, cc_id: str) -> list[str]:
-    """Ids from the official stub paging the gRPC door by 128, no SDK objects."""
-    ids: list[str] = []
-    page = 1
-    while True:
-        r = stub.ListNodepools(
-            service_pb2.ListNodepoolsRequest(
-                user_app_id=resources_pb2.UserAppIDSet(user_id="me"),
-                compute_cluster_id=cc_id,
-                page=page,
-                per_page=128,
-            ),
-            metadata=md,
-        )
-        assert r.status.code == status_code_pb2.SUCCESS, r.status
-        ids += [n.id for n in r.nodepools]
-        if len(r.nodepools) < 128:
-            return ids
-        page += 1
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0, help="duration of each load phase")
@@ -278,7 +259,7 @@ def main() -> None:
         t_sdk = time.perf_counter() - t_sdk
         ids_rest = [p.id for p in c.list_nodepools("bench2k")]
         stub = service_pb2_grpc.V2Stub(ours_ch)
-        ids_stub = stub_pages(stub, md, "bench2k")
+        ids_stub = official_list_ids(stub, md, "bench2k")
         expected = [f"np-{i:04d}" for i in range(2000)]
         assert sorted(ids_sdk) == expected, (len(ids_sdk), ids_sdk[:3])
         assert sorted(ids_rest) == expected, (len(ids_rest), ids_rest[:3])
@@ -293,7 +274,7 @@ def main() -> None:
             "its own work (a client object, with a new channel and stub, per nodepool)"
         )
         t_rest = min(timed(lambda: c.list_nodepools("bench2k")) for _ in range(3))
-        t_stub = min(timed(lambda: stub_pages(stub, md, "bench2k")) for _ in range(3))
+        t_stub = min(timed(lambda: official_list_ids(stub, md, "bench2k")) for _ in range(3))
         row(
             "official SDK over our gRPC door (s)",
             t_sdk,

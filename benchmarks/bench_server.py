@@ -138,10 +138,12 @@ def official_stub(url: str):  # the clarifai-grpc JSON channel, reference §4.4
     return service_pb2_grpc.V2Stub(ClarifaiChannel.get_json_channel(base_url=url))
 
 
-def official_list_all(stub, md, cc_id: str) -> int:
+def official_list_ids(stub, md, cc_id: str) -> list[str]:
+    """Nodepool ids from the official stub paging ListNodepools by 128 (no SDK objects)."""
     from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 
-    total, page = 0, 1
+    ids: list[str] = []
+    page = 1
     while True:
         r = stub.ListNodepools(
             service_pb2.ListNodepoolsRequest(
@@ -153,9 +155,9 @@ def official_list_all(stub, md, cc_id: str) -> int:
             metadata=md,
         )
         assert r.status.code == 10000, r.status
-        total += len(r.nodepools)
+        ids += [n.id for n in r.nodepools]
         if len(r.nodepools) < 128:
-            return total
+            return ids
         page += 1
 
 
@@ -250,9 +252,9 @@ def main() -> None:
         print("\n2. Client: ours vs the official clarifai-grpc JSON channel (same server)")
         stub = official_stub(url)
         md = (("authorization", f"Key {token}"),)
-        assert official_list_all(stub, md, "bench2k") == 2000
+        assert len(official_list_ids(stub, md, "bench2k")) == 2000
         assert len(c.list_nodepools("bench2k")) == 2000
-        t_off = min(timed(lambda: official_list_all(stub, md, "bench2k")) for _ in range(3))
+        t_off = min(timed(lambda: official_list_ids(stub, md, "bench2k")) for _ in range(3))
         t_ours = min(timed(lambda: c.list_nodepools("bench2k")) for _ in range(3))
         row(
             "list 2,000 nodepools: official / ours (s)",
