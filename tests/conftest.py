@@ -82,6 +82,28 @@ def fresh_server(tmp_path):
     stop_server(handle)
 
 
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory):
+    """A control plane of this test module's own, with both doors (REST and gRPC): for modules
+    whose tests read back what the earlier ones made (the official CLI and SDK)."""
+    from compute_widgets.local.runtime import start_server, stop_server
+
+    handle = start_server(data_dir=tmp_path_factory.mktemp("cp-module"), port=0)
+    try:
+        assert handle.grpc_url.startswith("http://127.0.0.1:"), "the plane has no gRPC door"
+        yield handle
+    finally:
+        stop_server(handle)
+
+
+@pytest.fixture(scope="module")
+def module_client(module_server):
+    from compute_widgets.api.client import ComputeClient
+
+    with ComputeClient(module_server.url, module_server.token, user_id="me") as c:
+        yield c
+
+
 @pytest.fixture
 def client(server):
     from compute_widgets.api.client import ComputeClient
@@ -138,4 +160,3 @@ def ipython():
 def ip(ipython, client):
     """The shell with the session server's client (ComputeMagics.client)."""
     return ipython(client)
-

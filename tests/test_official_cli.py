@@ -25,7 +25,6 @@ import httpx
 import pytest
 import yaml
 
-from compute_widgets.api.client import ComputeClient
 from compute_widgets.local import runtime
 
 BIN = Path(sys.executable).parent
@@ -35,23 +34,6 @@ CALL_TIMEOUT = 180  # bounds a wait only; no assertion on time
 
 # the SDK's example configs (tests/data/sdk-configs), as the CLI is used with them
 CC_ID, NP_ID, DP_ID = "test-aws-cluster", "test-nodepool-6", "ci_test_deployment"
-
-
-@pytest.fixture(scope="module")
-def plane(tmp_path_factory):
-    """A fresh control plane of this module (its own data dir), with its gRPC door."""
-    handle = runtime.start_server(data_dir=tmp_path_factory.mktemp("official-cli"), port=0)
-    try:
-        assert handle.grpc_url.startswith("http://127.0.0.1:"), "the plane has no gRPC door"
-        yield handle
-    finally:
-        runtime.stop_server(handle)
-
-
-@pytest.fixture(scope="module")
-def rest(plane):
-    with ComputeClient(plane.url, plane.token, user_id="me") as c:
-        yield c
 
 
 @pytest.fixture
@@ -69,10 +51,10 @@ def _base_env(home: Path) -> dict[str, str]:
     return env
 
 
-def plane_env(plane, home: Path) -> dict[str, str]:
+def plane_env(module_server, home: Path) -> dict[str, str]:
     """What `eval "$(compute-widgets env)"` sets, taken from the handle."""
     env = _base_env(home)
-    env.update(CLARIFAI_API_BASE=plane.grpc_url, CLARIFAI_PAT=plane.token, CLARIFAI_USER_ID="me")
+    env.update(CLARIFAI_API_BASE=module_server.grpc_url, CLARIFAI_PAT=module_server.token, CLARIFAI_USER_ID="me")
     return env
 
 
@@ -123,16 +105,16 @@ def simple_table(text: str) -> list[dict[str, str]]:
     return rows
 
 
-def _replicas(plane, dp_id: str) -> tuple[int, int]:
+def _replicas(module_server, dp_id: str) -> tuple[int, int]:
     """(live, desired) replicas of a deployment by our REST door (its deployment_metrics)."""
-    metrics = raw_get(plane, f"/v2/users/me/deployments/{dp_id}")["deployment"]
+    metrics = raw_get(module_server, f"/v2/users/me/deployments/{dp_id}")["deployment"]
     metrics = metrics["deployment_metrics"]
     return metrics.get("live_replicas", 0), metrics.get("desired_replicas", 0)
 
 
-def raw_get(plane, path: str) -> dict:
+def raw_get(module_server, path: str) -> dict:
     """A v2 answer of our REST door as JSON (fields our models do not keep, e.g. metrics)."""
-    r = httpx.get(f"{plane.url}{path}", headers={"Authorization": f"Key {plane.token}"}, timeout=60)
+    r = httpx.get(f"{module_server.url}{path}", headers={"Authorization": f"Key {module_server.token}"}, timeout=60)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -141,30 +123,30 @@ def raw_get(plane, path: str) -> dict:
 # compute-widgets env
 
 
-def test_env_prints_lines_for_the_grpc_door_without_the_token(plane, home):
+def test_env_prints_lines_for_the_grpc_door_without_the_token(module_server, home):
     env = _base_env(home)
-    out = compute_widgets("env", "--data-dir", str(plane.data_dir), env=env).stdout
-    token_path = Path(plane.data_dir) / runtime.TOKEN_FILE
+    out = compute_widgets("env", "--data-dir", str(module_server.data_dir), env=env).stdout
+    token_path = Path(module_server.data_dir) / runtime.TOKEN_FILE
     assert out.splitlines()[:4] == [
-        f"export CLARIFAI_API_BASE={plane.grpc_url}",
+        f"export CLARIFAI_API_BASE={module_server.grpc_url}",
         f'export CLARIFAI_PAT="$(cat {token_path})"',
         "export CLARIFAI_USER_ID=me",
         "# To undo: unset CLARIFAI_API_BASE CLARIFAI_PAT CLARIFAI_USER_ID",
     ]
-    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", plane.grpc_url)  # no slash, no path
-    assert plane.grpc_url != plane.url  # the gRPC door, not the REST one
-    assert plane.token not in out
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", module_server.grpc_url)  # no slash, no path
+    assert module_server.grpc_url != module_server.url  # the gRPC door, not the REST one
+    assert module_server.token not in out
     for shell, first in (("fish", "set -gx"), ("powershell", "$Env:")):
-        other = compute_widgets("env", "--shell", shell, "--data-dir", str(plane.data_dir), env=env)
-        assert other.stdout.startswith(f"{first}") and plane.token not in other.stdout
-        assert plane.grpc_url in other.stdout and str(token_path) in other.stdout
+        other = compute_widgets("env", "--shell", shell, "--data-dir", str(module_server.data_dir), env=env)
+        assert other.stdout.startswith(f"{first}") and module_server.token not in other.stdout
+        assert module_server.grpc_url in other.stdout and str(token_path) in other.stdout
 
 
-def test_env_eval_drives_the_cli_and_unset_undoes_it(plane, home):
+def test_env_eval_drives_the_cli_and_unset_undoes_it(module_server, home):
     """`eval "$(compute-widgets env)"` in a shell: the CLI reaches the plane; the undo line
     leaves the shell as it was."""
     script = (
-        f'eval "$(compute-widgets env --data-dir {plane.data_dir})" && '
+        f'eval "$(compute-widgets env --data-dir {module_server.data_dir})" && '
         "clarifai computecluster list && "
         "unset CLARIFAI_API_BASE CLARIFAI_PAT CLARIFAI_USER_ID && "
         'echo && echo "left:${CLARIFAI_API_BASE-}${CLARIFAI_PAT-}${CLARIFAI_USER_ID-}"'
@@ -178,7 +160,7 @@ def test_env_eval_drives_the_cli_and_unset_undoes_it(plane, home):
         "DESCRIPTION": "Shared SaaS (Serverless)",
     } in rows
     assert p.stdout.rstrip().endswith("left:")
-    assert plane.token not in p.stdout + p.stderr
+    assert module_server.token not in p.stdout + p.stderr
 
 
 def test_env_without_a_plane_says_how_to_start_one(tmp_path, home):
@@ -218,7 +200,7 @@ def test_env_names_a_plane_without_a_grpc_door():
     )
 
 
-def test_env_context_writes_the_cli_config_and_the_cli_uses_it(plane, home):
+def test_env_context_writes_the_cli_config_and_the_cli_uses_it(module_server, home):
     config = home / ".config" / "clarifai" / "config"
     config.parent.mkdir(parents=True)
     other = {"CLARIFAI_API_BASE": "https://api.clarifai.com", "CLARIFAI_PAT": "ENVVAR"}
@@ -231,23 +213,23 @@ def test_env_context_writes_the_cli_config_and_the_cli_uses_it(plane, home):
         )
     )
     env = _base_env(home)
-    p = compute_widgets("env", "--context", "--data-dir", str(plane.data_dir), env=env)
+    p = compute_widgets("env", "--context", "--data-dir", str(module_server.data_dir), env=env)
     assert p.stdout.strip() == (
-        f"compute-widgets: wrote context 'local' ({plane.grpc_url}, user me) to {config} and "
+        f"compute-widgets: wrote context 'local' ({module_server.grpc_url}, user me) to {config} and "
         "made it current; back with `clarifai config use-context prod`"
     )
-    assert plane.token not in p.stdout + p.stderr
+    assert module_server.token not in p.stdout + p.stderr
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
     saved = yaml.safe_load(config.read_text())
     assert saved["current_context"] == "local"
     assert saved["contexts"]["prod"]["CLARIFAI_USER_ID"] == "alice"  # kept
     local = saved["contexts"]["local"]
-    assert local["CLARIFAI_API_BASE"] == plane.grpc_url and local["CLARIFAI_PAT"] == plane.token
+    assert local["CLARIFAI_API_BASE"] == module_server.grpc_url and local["CLARIFAI_PAT"] == module_server.token
 
     # the CLI lists both contexts (-o json leaves the PAT out), and uses `local` with no env var
     listed = clarifai("config", "get-contexts", "-o", "json", env=env).stdout
     names = {c["name"]: c["env"] for c in yaml.safe_load(listed)}
-    assert names["local"]["CLARIFAI_API_BASE"] == plane.grpc_url
+    assert names["local"]["CLARIFAI_API_BASE"] == module_server.grpc_url
     assert (
         names["local"]["CLARIFAI_USER_ID"] == "me" and names["prod"]["CLARIFAI_USER_ID"] == "alice"
     )
@@ -256,14 +238,14 @@ def test_env_context_writes_the_cli_config_and_the_cli_uses_it(plane, home):
 
     # variables set in the shell beat every context: the command says so (naming no value)
     shadowed = dict(env, CLARIFAI_PAT="something-else")
-    p = compute_widgets("env", "--context", "--data-dir", str(plane.data_dir), env=shadowed)
+    p = compute_widgets("env", "--context", "--data-dir", str(module_server.data_dir), env=shadowed)
     assert p.stderr == (
         "compute-widgets: note: CLARIFAI_PAT set in this environment override every context; "
         "unset CLARIFAI_PAT for 'local' to take effect\n"
     )
 
 
-def test_env_context_refuses_a_broken_config_and_leaves_it(plane, home):
+def test_env_context_refuses_a_broken_config_and_leaves_it(module_server, home):
     config = home / "broken.yaml"
     config.write_text("contexts: [not, a, mapping]\n")
     p = compute_widgets(
@@ -272,7 +254,7 @@ def test_env_context_refuses_a_broken_config_and_leaves_it(plane, home):
         "--config",
         str(config),
         "--data-dir",
-        str(plane.data_dir),
+        str(module_server.data_dir),
         env=_base_env(home),
         ok=False,
     )
@@ -285,19 +267,19 @@ def test_env_context_refuses_a_broken_config_and_leaves_it(plane, home):
 # login
 
 
-def test_login_verifies_the_token_and_saves_a_context(plane, home, rest):
+def test_login_verifies_the_token_and_saves_a_context(module_server, home, module_client):
     env = _base_env(home)  # no CLARIFAI_* variable: the CLI learns everything from login
-    p = clarifai("login", plane.grpc_url, "--pat", plane.token, "--context", "offline", env=env)
-    me = raw_get(plane, "/v2/users/me")["user"]["id"]  # GetUser over REST: the same answer
-    assert f"Logged in as {me} ({plane.grpc_url})" in p.stdout
+    p = clarifai("login", module_server.grpc_url, "--pat", module_server.token, "--context", "offline", env=env)
+    me = raw_get(module_server, "/v2/users/me")["user"]["id"]  # GetUser over REST: the same answer
+    assert f"Logged in as {me} ({module_server.grpc_url})" in p.stdout
     assert "Created context offline and set as active." in p.stdout
-    assert plane.token not in p.stdout + p.stderr
+    assert module_server.token not in p.stdout + p.stderr
     # the saved context works on its own
     rows = plain_table(clarifai("computecluster", "list", env=env).stdout)
     assert "shared-saas" in [r["ID"] for r in rows]
     # a wrong token is refused by GetUser: login fails and saves nothing
     bad = clarifai(
-        "login", plane.grpc_url, "--pat", "not-the-token", "--context", "bad", env=env, ok=False
+        "login", module_server.grpc_url, "--pat", "not-the-token", "--context", "bad", env=env, ok=False
     )
     assert bad.returncode != 0 and "Authentication failed" in bad.stderr
     saved = yaml.safe_load((home / ".config" / "clarifai" / "config").read_text())
@@ -318,9 +300,9 @@ def work(tmp_path_factory):
     return d
 
 
-def test_cli_lifecycle_against_the_plane(plane, rest, work, tmp_path):
+def test_cli_lifecycle_against_the_plane(module_server, module_client, work, tmp_path):
     (tmp_path / "home").mkdir()
-    env = plane_env(plane, tmp_path / "home")
+    env = plane_env(module_server, tmp_path / "home")
     cc_yaml = yaml.safe_load((work / "example_compute_cluster_config.yaml").read_text())
     np_yaml = yaml.safe_load((work / "example_nodepool_config.yaml").read_text())
     dp_yaml = yaml.safe_load((work / "example_deployment_config.yaml").read_text())
@@ -337,7 +319,7 @@ def test_cli_lifecycle_against_the_plane(plane, rest, work, tmp_path):
     )
     assert f"Compute Cluster with ID '{CC_ID}' is created" in p.stderr + p.stdout
     assert "code: SUCCESS" in p.stderr + p.stdout
-    cc = rest.get_cluster(CC_ID)
+    cc = module_client.get_cluster(CC_ID)
     assert (cc.region, cc.cloud_provider.id) == ("us-east-1", "aws")
     rows = plain_table(clarifai("cc", "ls", env=env).stdout)
     assert {
@@ -345,7 +327,7 @@ def test_cli_lifecycle_against_the_plane(plane, rest, work, tmp_path):
         "USER_ID": "me",
         "DESCRIPTION": cc_yaml["compute_cluster"]["description"],
     } in rows
-    assert sorted(r["ID"] for r in rows) == sorted(c.id for c in rest.list_clusters())
+    assert sorted(r["ID"] for r in rows) == sorted(c.id for c in module_client.list_clusters())
 
     # nodepool create / list
     p = clarifai(
@@ -359,7 +341,7 @@ def test_cli_lifecycle_against_the_plane(plane, rest, work, tmp_path):
         cwd=work,
     )
     assert f"Nodepool with ID '{NP_ID}' is created" in p.stderr + p.stdout
-    np = rest.get_nodepool(CC_ID, NP_ID)
+    np = module_client.get_nodepool(CC_ID, NP_ID)
     assert [t.id for t in np.instance_types] == ["g5.xlarge"]
     assert (np.min_instances, np.max_instances) == (0, 1)
     rows = plain_table(clarifai("np", "ls", CC_ID, env=env).stdout)
@@ -397,13 +379,13 @@ def test_cli_lifecycle_against_the_plane(plane, rest, work, tmp_path):
     ]
 
     # the simulated cloud runs an hour: the deployment has replicas
-    rest.advance_clock(3600)
+    module_client.advance_clock(3600)
 
     # deployment get: the simulator's live/desired replicas, as our REST door reports them just
     # before and after (the plane's clock runs on: a minute may turn in between)
-    before = _replicas(plane, DP_ID)
+    before = _replicas(module_server, DP_ID)
     out = clarifai("deployment", "get", DP_ID, env=env).stdout
-    after = _replicas(plane, DP_ID)
+    after = _replicas(module_server, DP_ID)
     shown = re.search(r"Replicas \(live/desired\):\s+(\d+)/(\d+)", out)
     assert shown, out
     assert (int(shown[1]), int(shown[2])) in {before, after}
@@ -418,7 +400,7 @@ def test_cli_lifecycle_against_the_plane(plane, rest, work, tmp_path):
     # list-instances: our catalog's types, with their specs
     out = clarifai("list-instances", "--cloud", "aws", "--region", "us-east-1", env=env).stdout
     rows = {r["--instance value"]: r for r in simple_table(out)}
-    ours = rest.list_instance_types("aws", "us-east-1")
+    ours = module_client.list_instance_types("aws", "us-east-1")
     assert sorted(rows) == sorted(t.id for t in ours)
     for t in ours:
         r, ci = rows[t.id], t.compute_info
@@ -432,17 +414,17 @@ def test_cli_lifecycle_against_the_plane(plane, rest, work, tmp_path):
     # deployment / nodepool / computecluster delete, each checked on the plane
     out = clarifai("deployment", "delete", DP_ID, env=env).stdout
     assert f"Deployment '{DP_ID}' deleted." in out
-    assert DP_ID not in [d.id for d in rest.list_deployments()]
+    assert DP_ID not in [d.id for d in module_client.list_deployments()]
     clarifai("nodepool", "delete", CC_ID, NP_ID, env=env)
-    assert NP_ID not in [n.id for n in rest.list_nodepools(CC_ID)]
+    assert NP_ID not in [n.id for n in module_client.list_nodepools(CC_ID)]
     clarifai("computecluster", "delete", CC_ID, env=env)
-    assert CC_ID not in [c.id for c in rest.list_clusters()]
+    assert CC_ID not in [c.id for c in module_client.list_clusters()]
 
 
-def test_cli_get_of_a_missing_deployment_is_one_clear_error(plane, tmp_path):
+def test_cli_get_of_a_missing_deployment_is_one_clear_error(module_server, tmp_path):
     (tmp_path / "home").mkdir()
     p = clarifai(
-        "deployment", "get", "no-such-deployment", env=plane_env(plane, tmp_path / "home"), ok=False
+        "deployment", "get", "no-such-deployment", env=plane_env(module_server, tmp_path / "home"), ok=False
     )
     assert p.returncode == 1
     assert "Deployment 'no-such-deployment' not found." in p.stderr
@@ -453,16 +435,16 @@ def test_cli_get_of_a_missing_deployment_is_one_clear_error(plane, tmp_path):
 # deployment logs: the simulator's events
 
 
-def raw_post(plane, path: str, body: dict) -> dict:
+def raw_post(module_server, path: str, body: dict) -> dict:
     r = httpx.post(
-        f"{plane.url}{path}", json=body, headers={"Authorization": f"Key {plane.token}"}, timeout=60
+        f"{module_server.url}{path}", json=body, headers={"Authorization": f"Key {module_server.token}"}, timeout=60
     )
     assert r.status_code == 200, r.text
     return r.json()
 
 
 def _pool_with_deployment(
-    plane, suffix: str, model_user: str, version: str
+    module_server, suffix: str, model_user: str, version: str
 ) -> tuple[str, str, str]:
     """A cluster, nodepool and deployment from the SDK's example configs (ids suffixed, the
     worker's model owner and version given), created over REST: only `logs` runs the CLI."""
@@ -471,56 +453,56 @@ def _pool_with_deployment(
     np = load("example_nodepool_config.yaml")["nodepool"]
     dp = load("example_deployment_config.yaml")["deployment"]
     cc_id, np_id, dp_id = f"logs-cc-{suffix}", f"logs-np-{suffix}", f"logs-dp-{suffix}"
-    raw_post(plane, "/v2/users/me/compute_clusters", {"compute_clusters": [{**cc, "id": cc_id}]})
+    raw_post(module_server, "/v2/users/me/compute_clusters", {"compute_clusters": [{**cc, "id": cc_id}]})
     np.update(id=np_id, compute_cluster={"id": cc_id})
-    raw_post(plane, f"/v2/users/me/compute_clusters/{cc_id}/nodepools", {"nodepools": [np]})
+    raw_post(module_server, f"/v2/users/me/compute_clusters/{cc_id}/nodepools", {"nodepools": [np]})
     dp.update(id=dp_id, nodepools=[{"id": np_id, "compute_cluster": {"id": cc_id}}])
     dp["worker"]["model"].update(user_id=model_user, model_version={"id": version})
-    raw_post(plane, "/v2/users/me/deployments", {"deployments": [dp]})
+    raw_post(module_server, "/v2/users/me/deployments", {"deployments": [dp]})
     return cc_id, np_id, dp_id
 
 
-def _expected_log_lines(rest, cc_id: str, np_id: str) -> list[str]:
+def _expected_log_lines(module_client, cc_id: str, np_id: str) -> list[str]:
     """What `clarifai deployment logs --no-follow` prints of the pool's events: the first page
     of 50 it asks for, oldest first, one line per event. Read through our client (the
     cluster-level binding, whose entries keep the event's fields in ``meta``); over the
     runner's binding the gRPC door puts the event's time in front of its message
     (ComputeSourceMetadata has no field for it)."""
-    events = rest.list_log_entries(cc_id, np_id, "runner.events", page=1, per_page=50)
+    events = module_client.list_log_entries(cc_id, np_id, "runner.events", page=1, per_page=50)
     assert events, "an hour of simulated cloud left no event"
     return [f"{e.meta['timestamp']} {e.message}" for e in events]
 
 
-def _logs(plane, home: Path, dp_id: str, *options: str) -> list[str]:
+def _logs(module_server, home: Path, dp_id: str, *options: str) -> list[str]:
     home.mkdir(exist_ok=True)
-    env = plane_env(plane, home)
+    env = plane_env(module_server, home)
     p = clarifai("deployment", "logs", dp_id, "--no-follow", *options, env=env)
     return p.stdout.splitlines()
 
 
-def test_cli_deployment_logs_print_the_simulators_events(plane, rest, tmp_path):
+def test_cli_deployment_logs_print_the_simulators_events(module_server, module_client, tmp_path):
     """The command as typed, default log type (``model``: the runner's own output, which for a
     simulated runner is its nodepool's events)."""
-    cc_id, np_id, dp_id = _pool_with_deployment(plane, "own", "me", "ownversion1")
-    rest.advance_clock(3600)
-    before = _expected_log_lines(rest, cc_id, np_id)
-    lines = _logs(plane, tmp_path / "home", dp_id)
-    after = _expected_log_lines(rest, cc_id, np_id)  # the clock runs on: an event may come
+    cc_id, np_id, dp_id = _pool_with_deployment(module_server, "own", "me", "ownversion1")
+    module_client.advance_clock(3600)
+    before = _expected_log_lines(module_client, cc_id, np_id)
+    lines = _logs(module_server, tmp_path / "home", dp_id)
+    after = _expected_log_lines(module_client, cc_id, np_id)  # the clock runs on: an event may come
     assert lines[0] == f"Streaming logs for model 'hello-world' (runner: {dp_id}-{np_id})..."
     assert [line for line in lines[2:] if line] in (before, after)
 
 
-def test_cli_deployment_logs_of_the_sdk_examples_deployment(plane, rest, tmp_path):
+def test_cli_deployment_logs_of_the_sdk_examples_deployment(module_server, module_client, tmp_path):
     """The SDK's example deploys a model owned by another user (python-grpc-tester): the CLI
     then asks ListRunners and ListLogEntries with that user in user_app_id
     (clarifai/cli/deployment.py: ``user_id = w.model.user_id or user_id``)."""
     cc_id, np_id, dp_id = _pool_with_deployment(
-        plane, "sdk", "python-grpc-tester", "cf5a37cc5ea7444bbcc2b8fcf9d8e23d"
+        module_server, "sdk", "python-grpc-tester", "cf5a37cc5ea7444bbcc2b8fcf9d8e23d"
     )
-    rest.advance_clock(3600)
-    before = _expected_log_lines(rest, cc_id, np_id)
-    lines = _logs(plane, tmp_path / "home", dp_id, "--log-type", "events")
-    after = _expected_log_lines(rest, cc_id, np_id)  # the clock runs on: an event may come
+    module_client.advance_clock(3600)
+    before = _expected_log_lines(module_client, cc_id, np_id)
+    lines = _logs(module_server, tmp_path / "home", dp_id, "--log-type", "events")
+    after = _expected_log_lines(module_client, cc_id, np_id)  # the clock runs on: an event may come
     assert lines[0] == f"Streaming logs for model 'hello-world' (runner: {dp_id}-{np_id})..."
     assert [line for line in lines[2:] if line] in (before, after)
 
@@ -529,16 +511,16 @@ def test_cli_deployment_logs_of_the_sdk_examples_deployment(plane, rest, tmp_pat
 # our own client in a shell that ran `eval "$(compute-widgets env)"`
 
 
-def test_connect_after_env_eval_goes_to_the_rest_door(plane, rest, home):
+def test_connect_after_env_eval_goes_to_the_rest_door(module_server, module_client, home):
     """`compute-widgets env` exports the gRPC door for the official tools; a Python (or a
     Jupyter) started from that shell must still reach the plane with `cw.connect()`, which
     speaks REST: it recognises the gRPC door of the running plane and uses its REST url."""
     script = (
-        f'eval "$(compute-widgets env --data-dir {plane.data_dir})" && '
-        f"COMPUTE_WIDGETS_DATA_DIR={plane.data_dir} python -c '"
+        f'eval "$(compute-widgets env --data-dir {module_server.data_dir})" && '
+        f"COMPUTE_WIDGETS_DATA_DIR={module_server.data_dir} python -c '"
         "import compute_widgets as cw; c = cw.connect(); "
         "print(c.base_url, c.is_local, sorted(x.id for x in c.list_clusters()))'"
     )
     p = run(["bash", "-c", script], _base_env(home))
-    ids = sorted(c.id for c in rest.list_clusters())
-    assert p.stdout.strip() == f"{plane.url} True {ids}", p.stderr[-2000:]
+    ids = sorted(c.id for c in module_client.list_clusters())
+    assert p.stdout.strip() == f"{module_server.url} True {ids}", p.stderr[-2000:]

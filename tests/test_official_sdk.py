@@ -15,9 +15,6 @@ import httpx
 import pytest
 import yaml
 
-from compute_widgets.api.client import ComputeClient
-from compute_widgets.local import runtime
-
 CONFIGS = Path(__file__).parent / "data" / "sdk-configs"
 CC_YAML = CONFIGS / "example_compute_cluster_config.yaml"
 NP_YAML = CONFIGS / "example_nodepool_config.yaml"
@@ -34,29 +31,13 @@ DP = _load(DP_YAML)["deployment"]
 
 
 @pytest.fixture(scope="module")
-def plane(tmp_path_factory):
-    handle = runtime.start_server(data_dir=tmp_path_factory.mktemp("official-sdk"), port=0)
-    try:
-        assert handle.grpc_url.startswith("http://127.0.0.1:"), "the plane has no gRPC door"
-        yield handle
-    finally:
-        runtime.stop_server(handle)
-
-
-@pytest.fixture(scope="module")
-def rest(plane):
-    with ComputeClient(plane.url, plane.token, user_id="me") as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def sdk(plane):
+def sdk(module_server):
     """The SDK's three entry points, bound to the plane's gRPC door."""
     from clarifai.client.compute_cluster import ComputeCluster
     from clarifai.client.nodepool import Nodepool
     from clarifai.client.user import User
 
-    auth = dict(user_id="me", pat=plane.token, base_url=plane.grpc_url)
+    auth = dict(user_id="me", pat=module_server.token, base_url=module_server.grpc_url)
     return {
         "user": User(**auth),
         "cluster": lambda cc_id: ComputeCluster(compute_cluster_id=cc_id, **auth),
@@ -74,12 +55,12 @@ def created(sdk):
     return cc, np, dp
 
 
-def test_create_compute_cluster_reads_back_as_the_yaml(sdk, rest, created):
+def test_create_compute_cluster_reads_back_as_the_yaml(sdk, module_client, created):
     cc, _, _ = created
     assert cc.id == CC["id"]
     got = sdk["user"].compute_cluster(CC["id"]).compute_cluster_info  # GetComputeCluster
     listed = {c.id: c.compute_cluster_info for c in sdk["user"].list_compute_clusters()}
-    ours = rest.get_cluster(CC["id"])
+    ours = module_client.get_cluster(CC["id"])
     for proto in (got, listed[CC["id"]]):
         assert proto.description == CC["description"]
         assert proto.cloud_provider.id == CC["cloud_provider"]["id"]
@@ -94,13 +75,13 @@ def test_create_compute_cluster_reads_back_as_the_yaml(sdk, rest, created):
     assert int(ours.visibility.gettable) == 10
 
 
-def test_create_nodepool_reads_back_as_the_yaml(sdk, rest, created):
+def test_create_nodepool_reads_back_as_the_yaml(sdk, module_client, created):
     _, np, _ = created
     assert np.id == NP["id"]
     cluster = sdk["cluster"](CC["id"])
     got = cluster.nodepool(NP["id"]).nodepool_info  # GetNodepool
     listed = {n.id: n.nodepool_info for n in cluster.list_nodepools()}
-    ours = rest.get_nodepool(CC["id"], NP["id"])
+    ours = module_client.get_nodepool(CC["id"], NP["id"])
     for proto in (got, listed[NP["id"]]):
         assert proto.description == NP["description"]
         assert proto.compute_cluster.id == CC["id"]
@@ -113,13 +94,13 @@ def test_create_nodepool_reads_back_as_the_yaml(sdk, rest, created):
     assert (ours.min_instances, ours.max_instances) == (0, 1)
 
 
-def test_create_deployment_reads_back_as_the_yaml(sdk, rest, created):
+def test_create_deployment_reads_back_as_the_yaml(sdk, module_client, created):
     _, _, dp = created
     assert dp.id == DP["id"]
     nodepool = sdk["nodepool"](NP["id"])
     got = nodepool.deployment(DP["id"]).deployment_info  # GetDeployment
     listed = {d.id: d.deployment_info for d in nodepool.list_deployments()}
-    ours = rest.get_deployment(DP["id"])
+    ours = module_client.get_deployment(DP["id"])
     ac, model = DP["autoscale_config"], DP["worker"]["model"]
     for proto in (got, listed[DP["id"]]):
         a = proto.autoscale_config
@@ -143,15 +124,15 @@ def test_create_deployment_reads_back_as_the_yaml(sdk, rest, created):
     assert [(n.id, n.compute_cluster.id) for n in ours.nodepools] == [(NP["id"], CC["id"])]
 
 
-def test_list_runners_shows_the_deployments_runner(plane, sdk, rest, created):
+def test_list_runners_shows_the_deployments_runner(module_server, sdk, module_client, created):
     """`User.list_runners`: the simulator's replicas of the deployment appear as its runner,
     serving the deployment's worker, on its nodepool."""
-    rest.advance_clock(3600)
-    before = _live_replicas(plane, DP["id"])
+    module_client.advance_clock(3600)
+    before = _live_replicas(module_server, DP["id"])
     # list_runners yields the runner's fields as a dict (MessageToDict, proto field names);
     # the SDK renames a resource's "id" to "runner_id" (process_response_keys)
     runners = list(sdk["user"].list_runners())
-    after = _live_replicas(plane, DP["id"])
+    after = _live_replicas(module_server, DP["id"])
     mine = [r for r in runners if r["nodepool"]["id"] == NP["id"]]
     assert len(mine) == 1, runners
     r, model = mine[0], DP["worker"]["model"]
@@ -165,20 +146,20 @@ def test_list_runners_shows_the_deployments_runner(plane, sdk, rest, created):
     assert max(before, after) >= 1  # an hour of the pinned Monday-morning traffic wants one
 
 
-def _live_replicas(plane, dp_id: str) -> int:
+def _live_replicas(module_server, dp_id: str) -> int:
     r = httpx.get(
-        f"{plane.url}/v2/users/me/deployments/{dp_id}",
-        headers={"Authorization": f"Key {plane.token}"},
+        f"{module_server.url}/v2/users/me/deployments/{dp_id}",
+        headers={"Authorization": f"Key {module_server.token}"},
         timeout=60,
     )
     assert r.status_code == 200, r.text
     return int(r.json()["deployment"]["deployment_metrics"].get("live_replicas", 0))
 
 
-def test_sdk_deletes_what_it_created(sdk, rest, created):
+def test_sdk_deletes_what_it_created(sdk, module_client, created):
     sdk["nodepool"](NP["id"]).delete_deployments([DP["id"]])
-    assert DP["id"] not in [d.id for d in rest.list_deployments()]
+    assert DP["id"] not in [d.id for d in module_client.list_deployments()]
     sdk["cluster"](CC["id"]).delete_nodepools([NP["id"]])
-    assert NP["id"] not in [n.id for n in rest.list_nodepools(CC["id"])]
+    assert NP["id"] not in [n.id for n in module_client.list_nodepools(CC["id"])]
     sdk["user"].delete_compute_clusters([CC["id"]])
-    assert CC["id"] not in [c.id for c in rest.list_clusters()]
+    assert CC["id"] not in [c.id for c in module_client.list_clusters()]
