@@ -9,6 +9,7 @@ import {
 } from '@jupyterlab/application';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { chartCode, pageCode, plannerCode, WIZARD_CODE } from './code';
 import { CommandIDs } from './commands';
@@ -24,11 +25,6 @@ const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"
 </svg>`;
 
 export const computeIcon = new LabIcon({ name: 'compute-widgets:compute', svgstr: ICON_SVG });
-
-interface IPoolArgs {
-  cluster: string;
-  nodepool: string;
-}
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'compute-widgets:panel',
@@ -48,38 +44,33 @@ const plugin: JupyterFrontEndPlugin<void> = {
       restorer.add(panel, panel.id);
     }
 
-    const pool = (args: any): IPoolArgs => ({
-      cluster: String(args.cluster ?? ''),
-      nodepool: String(args.nodepool ?? '')
-    });
     app.commands.addCommand(CommandIDs.newCluster, {
       label: 'New cluster…',
       caption: 'Insert and run cw.ClusterWizard() in the active notebook',
       execute: () => insertAndRun(tracker, WIZARD_CODE, panel.connectLine)
     });
+    // a nodepool's menu: each command inserts and runs its code for (args.cluster, args.nodepool)
+    const forPool =
+      (code: (cluster: string, nodepool: string) => string) => (args: ReadonlyPartialJSONObject) =>
+        insertAndRun(
+          tracker,
+          code(String(args.cluster ?? ''), String(args.nodepool ?? '')),
+          panel.connectLine
+        );
     app.commands.addCommand(CommandIDs.insertChart, {
       label: 'Insert chart',
       caption: 'Insert and run %compute chart for this nodepool',
-      execute: args => {
-        const p = pool(args);
-        return insertAndRun(tracker, chartCode(p.cluster, p.nodepool), panel.connectLine);
-      }
+      execute: forPool(chartCode)
     });
     app.commands.addCommand(CommandIDs.insertPlanner, {
       label: 'Insert Planner',
       caption: 'Insert and run the what-if Planner for this nodepool',
-      execute: args => {
-        const p = pool(args);
-        return insertAndRun(tracker, plannerCode(p.cluster, p.nodepool), panel.connectLine);
-      }
+      execute: forPool(plannerCode)
     });
     app.commands.addCommand(CommandIDs.insertPage, {
       label: 'Insert browser page',
       caption: "Insert and run the ComputeBrowser at this nodepool's page",
-      execute: args => {
-        const p = pool(args);
-        return insertAndRun(tracker, pageCode(p.cluster, p.nodepool), panel.connectLine);
-      }
+      execute: forPool(pageCode)
     });
     app.commands.addCommand(CommandIDs.open, {
       label: 'Show the Compute panel',
