@@ -36,15 +36,12 @@ from pathlib import Path
 
 import grpc
 
-# the same pools, timer and stub pager as the REST benchmark
-from bench_server import nodepool, official_list_ids, timed
+# the same seeded pools, timer and stub pager as the REST benchmark
+from bench_server import official_list_ids, seed, timed
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from compute_widgets.api.client import ComputeClient
-from compute_widgets.api.models import (
-    ComputeCluster,
-)
 from compute_widgets.local.runtime import start_server, stop_server
 from compute_widgets.local.wire import MAX_BODY
 
@@ -188,14 +185,7 @@ def main() -> None:
         url, token, grpc_url = handle.url, handle.token, handle.grpc_url
         md = (("authorization", f"Key {token}"),)
         c = ComputeClient(url, token)
-        c.create_cluster(
-            ComputeCluster(id="bench", cloud_provider={"id": "aws"}, region="us-east-1")
-        )
-        c.create_nodepools("bench", [nodepool(f"np-{i:04d}") for i in range(1000)])
-        c.create_cluster(
-            ComputeCluster(id="bench2k", cloud_provider={"id": "aws"}, region="us-east-1")
-        )
-        c.create_nodepools("bench2k", [nodepool(f"np-{i:04d}") for i in range(2000)])
+        seed(c)
 
         ours_ch = grpc.insecure_channel(grpc_url.removeprefix("http://"), CHANNEL_OPTIONS)
         request = service_pb2.GetNodepoolRequest(

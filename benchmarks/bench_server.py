@@ -138,6 +138,13 @@ def official_stub(url: str):  # the clarifai-grpc JSON channel, reference §4.4
     return service_pb2_grpc.V2Stub(ClarifaiChannel.get_json_channel(base_url=url))
 
 
+def seed(c: ComputeClient) -> None:
+    """The benchmarks' two clusters: "bench" with 1,000 nodepools, "bench2k" with 2,000."""
+    for cc_id, pools in (("bench", 1000), ("bench2k", 2000)):
+        c.create_cluster(ComputeCluster(id=cc_id, cloud_provider={"id": "aws"}, region="us-east-1"))
+        c.create_nodepools(cc_id, [nodepool(f"np-{i:04d}") for i in range(pools)])
+
+
 def official_list_ids(stub, md, cc_id: str) -> list[str]:
     """Nodepool ids from the official stub paging ListNodepools by 128 (no SDK objects)."""
     from clarifai_grpc.grpc.api import resources_pb2, service_pb2
@@ -221,14 +228,7 @@ def main() -> None:
         url, token = handle.url, handle.token
         auth = {"Authorization": f"Key {token}"}
         c = ComputeClient(url, token)
-        c.create_cluster(
-            ComputeCluster(id="bench", cloud_provider={"id": "aws"}, region="us-east-1")
-        )
-        c.create_nodepools("bench", [nodepool(f"np-{i:04d}") for i in range(1000)])
-        c.create_cluster(
-            ComputeCluster(id="bench2k", cloud_provider={"id": "aws"}, region="us-east-1")
-        )
-        c.create_nodepools("bench2k", [nodepool(f"np-{i:04d}") for i in range(2000)])
+        seed(c)
 
         print(
             f"\n1. Server throughput ({THREADS} threads x {secs:.0f} s, keep-alive httpx; 2-core machine)"
